@@ -1,0 +1,35 @@
+"""The FastAPI application: routers, error handlers, observability, body-size limit."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.observability import BodySizeLimit, Metrics, RequestObservability
+from api.routers import ops, parties
+from risk_engine.db import Database, get_database
+from risk_engine.settings import Settings, get_settings
+
+DESCRIPTION = """
+Credit-risk engine for supply-chain finance: dealer ratings, credit limits and order loans for
+B2B ordering platforms and their partner banks.
+
+* Auth: `Authorization: Bearer <api key>`; roles `platform`, `bank`, `risk_officer`, `admin`.
+* Money: decimal strings in CNY (`"125000.00"`); times RFC 3339 UTC.
+* Errors: `application/problem+json` (RFC 9457) naming every failing field.
+* Every mutating POST accepts `Idempotency-Key`: a retry returns the first response.
+"""
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="Risk engine", version="0.1.0", description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.db = database or get_database()
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(parties.router)
+    # Outermost last: observability sees every request, including those the size limit refuses.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestObservability, metrics=app.state.metrics)
+    return app

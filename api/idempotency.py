@@ -1,0 +1,187 @@
+"""Idempotent mutating requests (the IETF ``Idempotency-Key`` header with Stripe's semantics).
+
+The first response to (client, key) is stored and every retry gets it back byte for byte; the
+same key with a different request is 409; a retry arriving while the first is still running is
+409. The completed response is written in the SAME transaction as the state change it reports,
+so "changed but not recorded" cannot happen: an unfinished reservation always means nothing was
+committed, and once its lock lapses (a crashed worker) the key can be used again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request, Response
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.auth import Principal
+from api.models import IdempotencyRecord
+from compliance.audit import canonical_json
+from risk_engine.db import utcnow
+from risk_engine.errors import Conflict, InvalidInput
+
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+def encode_json(value: Any) -> bytes:
+    return json.dumps(jsonable_encoder(value), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    """Hash of the request; JSON bodies are canonicalised so key order and spacing do not matter."""
+    try:
+        normalised = canonical_json(json.loads(body)).encode("utf-8") if body else b""
+    except ValueError:
+        normalised = body
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + normalised).hexdigest()
+
+
+@dataclass
+class IdempotentRequest:
+    key: str | None
+    method: str
+    path: str
+    request_hash: str
+    ttl_seconds: int
+    lock_seconds: int
+
+    def require_key(self) -> None:
+        if not self.key:
+            raise InvalidInput("this endpoint requires an Idempotency-Key header", field="Idempotency-Key",
+                               code="idempotency_key_required")
+
+    def run(
+        self,
+        session: Session,
+        principal: Principal,
+        action: Callable[[], Any],
+        *,
+        status_code: int = 200,
+    ) -> Response:
+        """Run ``action`` (which changes state through ``session`` and returns the response body) once."""
+        if not self.key:
+            body = encode_json(action())
+            session.commit()
+            return Response(body, status_code=status_code, media_type="application/json")
+
+        replay = self._reserve(session, principal)
+        if replay is not None:
+            return replay
+        try:
+            body = encode_json(action())
+            record = self._own_record(session, principal)
+            record.state = "completed"
+            record.response_status = status_code
+            record.response_body = body
+            record.response_media_type = "application/json"
+            session.commit()
+        except BaseException:
+            session.rollback()
+            self._release(session, principal)
+            raise
+        return Response(body, status_code=status_code, media_type="application/json")
+
+    def _own_record(self, session: Session, principal: Principal) -> IdempotencyRecord:
+        return session.scalars(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.client_id == principal.client_id, IdempotencyRecord.key == self.key
+            )
+        ).one()
+
+    def _reserve(self, session: Session, principal: Principal) -> Response | None:
+        now = utcnow()
+        existing = session.scalars(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.client_id == principal.client_id, IdempotencyRecord.key == self.key
+            )
+        ).first()
+        if existing is not None and existing.expires_at <= now:
+            session.delete(existing)
+            session.flush()
+            existing = None
+        if existing is not None:
+            if existing.request_hash != self.request_hash:
+                session.rollback()
+                raise Conflict(
+                    "Idempotency-Key was already used with a different request",
+                    field="Idempotency-Key", code="idempotency_key_mismatch",
+                )
+            if existing.state == "completed":
+                response = Response(
+                    existing.response_body or b"", status_code=existing.response_status or 200,
+                    media_type=existing.response_media_type, headers={REPLAY_HEADER: "true"},
+                )
+                session.rollback()
+                return response
+            if existing.locked_until > now:
+                session.rollback()
+                raise Conflict(
+                    "a request with this Idempotency-Key is still being processed; retry later",
+                    field="Idempotency-Key", code="idempotency_request_in_progress",
+                )
+            existing.locked_until = now + timedelta(seconds=self.lock_seconds)  # a crashed attempt
+            session.commit()
+            return None
+        session.add(
+            IdempotencyRecord(
+                client_id=principal.client_id, key=self.key, method=self.method, path=self.path,
+                request_hash=self.request_hash, state="in_progress",
+                locked_until=now + timedelta(seconds=self.lock_seconds),
+                expires_at=now + timedelta(seconds=self.ttl_seconds),
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise Conflict(
+                "a request with this Idempotency-Key is still being processed; retry later",
+                field="Idempotency-Key", code="idempotency_request_in_progress",
+            ) from None
+        return None
+
+    def _release(self, session: Session, principal: Principal) -> None:
+        session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.client_id == principal.client_id,
+                IdempotencyRecord.key == self.key,
+                IdempotencyRecord.state == "in_progress",
+            )
+        )
+        session.commit()
+
+
+async def idempotent_request(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=255,
+               description="Retries with the same key return the first response; never act twice."),
+    ] = None,
+) -> IdempotentRequest:
+    settings = request.app.state.settings
+    body = await request.body()
+    return IdempotentRequest(
+        key=idempotency_key,
+        method=request.method,
+        path=request.url.path,
+        request_hash=request_fingerprint(request.method, request.url.path, body),
+        ttl_seconds=settings.idempotency_ttl_seconds,
+        lock_seconds=settings.idempotency_lock_seconds,
+    )
+
+
+Idempotency = Annotated[IdempotentRequest, Depends(idempotent_request)]
+
+
+def purge_expired(session: Session) -> int:
+    """Delete stored responses past their expiry (a scheduled job calls this)."""
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow()))
+    return result.rowcount or 0

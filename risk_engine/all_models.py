@@ -1,0 +1,9 @@
+"""Imports every domain's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
+from __future__ import annotations
+
+import api.models  # noqa: F401
+import compliance.models  # noqa: F401
+import risk_engine.parties.models  # noqa: F401
+from risk_engine.db import Base
+
+metadata = Base.metadata

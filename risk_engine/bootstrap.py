@@ -1,0 +1,100 @@
+"""Demo parties and API clients for a local run (`risk-engine demo seed`).
+
+The demo keys are kept in a 0600 file under ./var so that every `make run` can print them again
+(only their hashes are in the database). Refused in production.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.clients import create_client, find_by_key
+from compliance.kyb import compute_credit_code_check_char
+from risk_engine.parties import service
+from risk_engine.parties.models import Bank
+from risk_engine.parties.schemas import BankIn, GuarantorIn
+
+ACTOR = "system:demo-seed"
+
+
+def credit_code(body17: str) -> str:
+    return body17 + compute_credit_code_check_char(body17)
+
+
+DEMO_BANKS = [
+    BankIn(name="华东商业银行 East China Commercial Bank", credit_code=credit_code("91310000MA1FL0001"),
+           quota=Decimal("200000000.00"), loan_to_order_ratio=Decimal("0.80"), min_tenor_days=30,
+           max_tenor_days=180, apr=Decimal("0.0650"), max_line_amount=Decimal("3000000.00")),
+    BankIn(name="南粤农商银行 Nanyue Rural Commercial Bank", credit_code=credit_code("91440000MA4UL0002"),
+           quota=Decimal("120000000.00"), loan_to_order_ratio=Decimal("0.70"), min_tenor_days=30,
+           max_tenor_days=120, apr=Decimal("0.0720"), max_line_amount=Decimal("2000000.00")),
+    BankIn(name="西部发展银行 Western Development Bank", credit_code=credit_code("91510000MA6CL0003"),
+           quota=Decimal("80000000.00"), loan_to_order_ratio=Decimal("0.80"), min_tenor_days=60,
+           max_tenor_days=180, apr=Decimal("0.0590"), max_line_amount=Decimal("1500000.00")),
+]
+DEMO_GUARANTOR = GuarantorIn(
+    name="中小企业融资担保有限公司 SME Financing Guarantee Co.", credit_code=credit_code("91330000MA2GL0004"),
+    net_assets=Decimal("500000000.00"), serves_small_firms=True, coverage_ratio=Decimal("0.50"),
+)
+
+
+@dataclass(frozen=True)
+class DemoKey:
+    role: str
+    name: str
+    key: str
+    bank_id: str | None = None
+
+
+def seed_demo(session: Session, *, keys_file: Path, only_if_empty: bool) -> list[DemoKey]:
+    has_data = session.scalar(select(func.count()).select_from(Bank)) > 0
+    if not has_data:
+        banks = [service.create_bank(session, b, actor=ACTOR) for b in DEMO_BANKS]
+        service.create_guarantor(session, DEMO_GUARANTOR, actor=ACTOR)
+    elif not only_if_empty:
+        banks = list(session.scalars(select(Bank).order_by(Bank.created_at)))
+    else:
+        banks = list(session.scalars(select(Bank).order_by(Bank.created_at)))
+        keys = _load_keys(keys_file)
+        if keys and all(find_by_key(session, k.key) is not None for k in keys):
+            return keys
+    keys = _issue_keys(session, banks)
+    _store_keys(keys_file, keys)
+    return keys
+
+
+def _issue_keys(session: Session, banks: list[Bank]) -> list[DemoKey]:
+    wanted = [("platform", "demo ordering platform", None), ("admin", "demo admin", None),
+              ("risk_officer", "demo risk officer 1", None), ("risk_officer", "demo risk officer 2", None)]
+    wanted += [("bank", f"demo bank client: {b.name}", b.id) for b in banks]
+    keys = []
+    for role, name, bank_id in wanted:
+        issued = create_client(session, name=name, role=role, bank_id=bank_id, actor=ACTOR)
+        keys.append(DemoKey(role=role, name=name, key=issued.key, bank_id=bank_id))
+    return keys
+
+
+def _store_keys(path: Path, keys: list[DemoKey]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump([k.__dict__ for k in keys], fh, ensure_ascii=False, indent=2)
+
+
+def _load_keys(path: Path) -> list[DemoKey]:
+    try:
+        return [DemoKey(**k) for k in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
+def format_keys(keys: list[DemoKey]) -> str:
+    lines = ["Demo API keys (send as `Authorization: Bearer <key>`; console login takes the officer or admin key):"]
+    lines += [f"  {k.role:<13} {k.key}   {k.name}" for k in keys]
+    return "\n".join(lines)

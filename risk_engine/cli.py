@@ -1,0 +1,115 @@
+"""The ``risk-engine`` command line (CONTRACT.md)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from risk_engine.db import get_database
+from risk_engine.errors import DomainError
+from risk_engine.settings import get_settings
+
+app = typer.Typer(help="Credit-risk engine for supply-chain finance.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo platform.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
+app.add_typer(audit_app, name="audit")
+app.add_typer(demo_app, name="demo")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database to the newest Alembic revision."""
+    from risk_engine import migrations
+
+    settings = get_settings()
+    migrations.upgrade(settings.database_url, revision=revision)
+    typer.echo(f"database at {migrations.head_revision() if revision == 'head' else revision}")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+) -> None:
+    """Serve the API and the risk-officer console."""
+    import uvicorn
+
+    from api.observability import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_config=None,
+                access_log=False, proxy_headers=False)
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="who the client is, e.g. the bank's integration")],
+    role: Annotated[str, typer.Option(help="platform, bank, risk_officer or admin")],
+    bank: Annotated[str | None, typer.Option(help="bank id (bank clients only)")] = None,
+) -> None:
+    """Create an API client; prints its key once (only a hash is stored)."""
+    from api.clients import create_client
+
+    try:
+        with get_database().unit_of_work() as session:
+            issued = create_client(session, name=name, role=role, bank_id=bank)
+            client_id = issued.client.id
+    except DomainError as exc:
+        _fail(f"{exc.field + ': ' if exc.field else ''}{exc.detail}")
+    typer.echo(json.dumps({"client_id": client_id, "role": role, "bank_id": bank, "key": issued.key}))
+    typer.echo("store this key now: it is not shown again", err=True)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the whole audit trail; exit 0 when intact, 1 naming the first bad entry."""
+    from compliance import audit
+
+    with get_database().unit_of_work() as session:
+        report = audit.verify(session)
+    if report.intact:
+        typer.echo(json.dumps({"status": "intact", "entries": report.entries, "head_hash": report.head_hash}))
+        return
+    typer.echo(json.dumps({"status": "broken", "entries_verified": report.entries,
+                           "first_bad_entry": report.problem.seq, "reason": report.problem.reason}))
+    typer.echo(f"audit trail broken: {report.problem}", err=True)
+    raise typer.Exit(1)
+
+
+@demo_app.command("seed")
+def demo_seed(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="do nothing when the database has data")] = False,
+    keys_file: Annotated[Path, typer.Option(help="where the demo keys are kept (local use only)")] = Path(
+        "var/demo-keys.json"),
+) -> None:
+    """Seed the demo parties and API clients, and print the demo keys."""
+    from risk_engine import bootstrap
+
+    settings = get_settings()
+    if settings.env == "production":
+        _fail("demo seeding is refused when RISK_ENV=production")
+    with get_database().unit_of_work() as session:
+        keys = bootstrap.seed_demo(session, keys_file=keys_file, only_if_empty=if_empty)
+    typer.echo(bootstrap.format_keys(keys))
+
+
+def main() -> None:  # pragma: no cover
+    app(prog_name="risk-engine")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

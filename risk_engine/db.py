@@ -1,0 +1,212 @@
+"""Database layer: the declarative base, engines and the unit of work.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout, and every
+transaction starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue on the write lock
+instead of failing half-way with "database is locked". PostgreSQL is reached through psycopg 3.
+
+Services receive a ``Session`` and only flush; the caller that opened the session owns the
+transaction and commits (or rolls back) once: see ``session_scope``.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    Numeric,
+    TypeDecorator,
+    create_engine,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Money(TypeDecorator[Decimal]):
+    """CNY amounts as exact decimals with two places (NUMERIC(18, 2)), never floats."""
+
+    impl = Numeric(18, 2, asdecimal=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("money must be Decimal or str, never float")
+        return Decimal(value).quantize(Decimal("0.01"))
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+class Ratio(TypeDecorator[Decimal]):
+    """Exact ratios and rates (NUMERIC(12, 6)): loan-to-order ratio, APR, caps."""
+
+    impl = Numeric(12, 6, asdecimal=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("ratios must be Decimal or str, never float")
+        return Decimal(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value)).normalize()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite keeps no zone: we store UTC, read UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_serializer(value: Any) -> str:
+    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        _ensure_sqlite_dir(url)
+        engine = create_engine(
+            url,
+            echo=echo,
+            json_serializer=json_serializer,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+            **kwargs,
+        )
+        _configure_sqlite(engine, busy_timeout_ms)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, echo=echo, json_serializer=json_serializer, **kwargs)
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and path != ":memory:" and not path.startswith("file:"):
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so that we emit BEGIN IMMEDIATE ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work: commits when the block succeeds, rolls back when it raises."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+class Database:
+    """The engine and session factory of one database, built once per process."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, **engine_kwargs)
+        self.sessions = make_session_factory(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        with session_scope(self.sessions) as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+_database: Database | None = None
+
+
+def get_database() -> Database:
+    """The process-wide database from settings (the CLI and the server share this)."""
+    global _database
+    if _database is None:
+        from risk_engine.settings import get_settings
+
+        settings = get_settings()
+        _database = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    return _database

@@ -1,0 +1,119 @@
+"""Request and response bodies for the parties."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from risk_engine.schemas import Money, PositiveMoney, Ratio, RequestModel, ResponseModel
+
+CreditCode = Annotated[
+    str,
+    Field(min_length=18, max_length=18, pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$",
+          description="unified social credit code (GB 32100-2015)", examples=["9144030071526726XG"]),
+]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class BankIn(RequestModel):
+    name: Name
+    credit_code: CreditCode
+    quota: PositiveMoney
+    loan_to_order_ratio: Annotated[Ratio, Field(gt=0, le=1)] = Decimal("0.80")
+    min_tenor_days: Annotated[int, Field(gt=0, le=3650)] = 30
+    max_tenor_days: Annotated[int, Field(gt=0, le=3650)] = 180
+    apr: Annotated[Ratio, Field(le=1)]
+    max_line_amount: PositiveMoney
+
+    @model_validator(mode="after")
+    def _tenor_range(self) -> BankIn:
+        if self.min_tenor_days > self.max_tenor_days:
+            raise ValueError("min_tenor_days must not exceed max_tenor_days")
+        return self
+
+
+class BankOut(ResponseModel):
+    id: str
+    name: str
+    credit_code: str
+    quota: Money
+    loan_to_order_ratio: Ratio
+    min_tenor_days: int
+    max_tenor_days: int
+    apr: Ratio
+    max_line_amount: Money
+    created_at: datetime
+
+
+class GuarantorIn(RequestModel):
+    name: Name
+    credit_code: CreditCode
+    net_assets: PositiveMoney
+    serves_small_firms: bool = False
+    single_client_cap: Annotated[Ratio, Field(gt=0, le=1)] = Decimal("0.10")
+    related_party_cap: Annotated[Ratio, Field(gt=0, le=1)] = Decimal("0.15")
+    coverage_ratio: Annotated[Ratio, Field(gt=0, le=1)] = Decimal("0.50")
+    guarantee_expires_on: date | None = None
+
+    @model_validator(mode="after")
+    def _caps(self) -> GuarantorIn:
+        if self.related_party_cap < self.single_client_cap:
+            raise ValueError("related_party_cap must be at least single_client_cap")
+        return self
+
+
+class GuarantorOut(ResponseModel):
+    id: str
+    name: str
+    credit_code: str
+    net_assets: Money
+    serves_small_firms: bool
+    leverage_cap: Ratio
+    single_client_cap: Ratio
+    related_party_cap: Ratio
+    coverage_ratio: Ratio
+    guarantee_expires_on: date | None
+
+
+class DealerIn(RequestModel):
+    credit_code: CreditCode
+    name: Name
+    external_id: Annotated[str | None, Field(max_length=64)] = None
+    region: Annotated[str | None, Field(max_length=64)] = None
+    industry: Annotated[str | None, Field(max_length=64)] = None
+    registered_on: date = Field(description="business registration date")
+    licence_expires_on: date | None = Field(default=None, description="null for a long-term licence")
+    guarantor_id: str | None = None
+
+
+class DealerOut(ResponseModel):
+    id: str
+    external_id: str | None
+    credit_code: str
+    name: str
+    region: str | None
+    industry: str | None
+    registered_on: date
+    licence_expires_on: date | None
+    guarantor_id: str | None
+    onboarded_at: datetime
+
+
+class SupplierIn(RequestModel):
+    credit_code: CreditCode
+    name: Name
+    external_id: Annotated[str | None, Field(max_length=64)] = None
+    industry: Annotated[str | None, Field(max_length=64)] = None
+    whitelisted: bool = False
+
+
+class SupplierOut(ResponseModel):
+    id: str
+    external_id: str | None
+    credit_code: str
+    name: str
+    industry: str | None
+    whitelisted: bool
+    onboarded_at: datetime

@@ -1,0 +1,55 @@
+"""The one settings object. Read from the environment (prefix ``RISK_``) once, via ``get_settings()``."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/risk.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RISK_", extra="ignore")
+
+    env: Literal["local", "test", "production"] = "local"
+    database_url: str = DEFAULT_DATABASE_URL
+    keys_dir: Path = Path("./var/keys")
+
+    # HTTP
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger request bodies get 413")
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    idempotency_lock_seconds: int = Field(
+        default=120, ge=5, description="an unfinished request older than this no longer blocks its key"
+    )
+    log_level: str = "INFO"
+
+    # SQLite
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        if self.database_url.startswith("sqlite"):
+            raise ValueError("RISK_ENV=production refuses SQLite: set RISK_DATABASE_URL to PostgreSQL")
+        if self.database_url == DEFAULT_DATABASE_URL:
+            raise ValueError("RISK_ENV=production refuses the default RISK_DATABASE_URL")
+        if "RISK_KEYS_DIR" not in _explicit_env() or not self.keys_dir.is_dir():
+            raise ValueError(
+                "RISK_ENV=production needs RISK_KEYS_DIR set to an existing directory holding the keys"
+            )
+        return self
+
+
+def _explicit_env() -> set[str]:
+    import os
+
+    return {k for k in os.environ if k.startswith("RISK_")}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

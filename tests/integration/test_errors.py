@@ -1,0 +1,133 @@
+"""Every bad input gets a 4xx problem+json naming the field, never a 500."""
+import pytest
+
+from tests.factories import auth, credit_code, make_api_key
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def platform(db):
+    return auth(make_api_key(db, "platform"))
+
+
+def good_dealer():
+    return {"credit_code": credit_code(), "name": "广州建材经销部", "registered_on": "2018-05-01"}
+
+
+def test_valid_dealer_onboards(client, platform):
+    r = client.post("/v1/dealers", headers=platform, json=good_dealer())
+    assert r.status_code == 201, r.text
+    assert r.json()["id"].startswith("dlr_")
+
+
+def test_validation_names_every_failing_field(client, platform):
+    body = good_dealer() | {"registered_on": "not-a-date", "name": ""}
+    del body["credit_code"]
+    r = client.post("/v1/dealers", headers=platform, json=body)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith(PROBLEM)
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert fields == {"body.credit_code", "body.registered_on", "body.name"}
+
+
+def test_unknown_field_is_refused_by_name(client, platform):
+    r = client.post("/v1/dealers", headers=platform, json=good_dealer() | {"colour": "red"})
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"field": "body.colour", "reason": "unknown field", "type": "extra_forbidden"}]
+
+
+def test_wrong_type_is_refused(client, platform):
+    r = client.post("/v1/dealers", headers=platform, json=good_dealer() | {"name": ["a", "list"]})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body.name"
+
+
+def test_malformed_json_is_400_problem(client, platform):
+    r = client.post("/v1/dealers", headers=platform | {"content-type": "application/json"},
+                    content=b'{"name": "x",')
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["errors"][0]["field"] == "body"
+
+
+def test_body_over_the_limit_is_413(client, platform):
+    r = client.post("/v1/dealers", headers=platform, json=good_dealer() | {"name": "x" * 100_000})
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith(PROBLEM)
+
+
+def test_streamed_body_over_the_limit_is_413(client, platform):
+    def chunks():
+        for _ in range(100):
+            yield b"x" * 1024
+
+    r = client.post("/v1/dealers", headers=platform | {"content-type": "application/json"}, content=chunks())
+    assert r.status_code == 413
+
+
+def test_bad_check_character_names_the_field(client, platform):
+    code = credit_code()
+    bad = code[:-1] + ("0" if code[-1] != "0" else "1")
+    r = client.post("/v1/dealers", headers=platform, json=good_dealer() | {"credit_code": bad})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "credit_code"
+
+
+def test_duplicate_dealer_is_409(client, platform):
+    body = good_dealer()
+    assert client.post("/v1/dealers", headers=platform, json=body).status_code == 201
+    r = client.post("/v1/dealers", headers=platform, json=body)
+    assert r.status_code == 409
+    assert r.json()["errors"][0]["field"] == "credit_code"
+
+
+def test_float_money_is_refused(client, db):
+    admin = auth(make_api_key(db, "admin"))
+    body = {"name": "B", "credit_code": credit_code(), "quota": 1000000.5, "apr": "0.06",
+            "max_line_amount": "100000.00"}
+    r = client.post("/v1/banks", headers=admin, json=body)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body.quota"
+
+
+def test_money_round_trips_as_decimal_strings(client, db):
+    admin = auth(make_api_key(db, "admin"))
+    body = {"name": "B", "credit_code": credit_code(), "quota": "1000000.10", "apr": "0.0650",
+            "max_line_amount": "100000"}
+    r = client.post("/v1/banks", headers=admin, json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["quota"] == "1000000.10"
+    assert r.json()["max_line_amount"] == "100000.00"
+    assert r.json()["apr"] == "0.065"
+
+
+def test_unknown_route_is_404_problem(client):
+    r = client.get("/v1/nothing-here")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith(PROBLEM)
+
+
+def test_wrong_method_is_405_problem(client):
+    r = client.delete("/healthz")
+    assert r.status_code == 405
+    assert r.headers["content-type"].startswith(PROBLEM)
+
+
+def test_unexpected_error_is_500_without_a_stack_trace(db, settings):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    app = create_app(settings=settings, database=db)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals /etc/passwd")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/boom")
+    assert r.status_code == 500
+    assert r.headers["content-type"].startswith(PROBLEM)
+    assert "secret" not in r.text and "Traceback" not in r.text
+    assert r.json()["request_id"]
