@@ -1,0 +1,311 @@
+"""Key custody behind one interface: Ed25519 signing keys, AES-256 data keys, the blind-index key.
+
+``KeyProvider`` is what the rest of the engine codes against; ``FileKeyProvider`` keeps the keys under a
+directory (``RISK_KEYS_DIR``, resolved by the settings object and passed in). A KMS-backed provider
+replaces it by signing inside the KMS and unwrapping envelope-encrypted data keys.
+
+Files (each a JSON document of JWKs, RFC 7517, written atomically, mode 0600, directory 0700):
+
+* ``signing_keys.json`` — ``{"current": kid, "keys": [OKP Ed25519 private JWK + created_at, status]}``.
+  The kid is the RFC 7638 thumbprint of the public key, so it is derived, never chosen.
+* ``data_keys.json`` — ``{"current": kid, "keys": [oct JWK (k = 32 bytes) + created_at, status]}``.
+  Data kids look like ``dk-1a2b3c4d5e6f`` (no dots: they sit inside field tokens).
+* ``blind_index_key.json`` — one oct JWK. Never rotated: rotating it means recomputing every index.
+
+Rotation keeps the old keys: retired signing keys stay in the JWKS so old reports still verify,
+retired data keys still decrypt until ``keys rotate --data`` has re-encrypted every value.
+Processes pick up a rotation made by another process (the CLI) on their next call: files are re-read
+when their inode or mtime changes. Creation and rotation hold an exclusive ``flock`` on ``.lock`` so
+that two workers starting together agree on one key.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+SIGNING_KEYS_FILE = "signing_keys.json"
+DATA_KEYS_FILE = "data_keys.json"
+BLIND_INDEX_KEY_FILE = "blind_index_key.json"
+LOCK_FILE = ".lock"
+JWS_ALGORITHM = "EdDSA"  # see compliance.signing for why not RFC 9864's "Ed25519"
+DATA_KEY_BYTES = 32
+CURRENT, RETIRED = "current", "retired"
+
+
+class UnknownKey(LookupError):
+    """No key with this id is held (it was never issued here, or the key files were replaced)."""
+
+
+@dataclass(frozen=True)
+class DataKey:
+    kid: str
+    secret: bytes = field(repr=False)
+
+
+@runtime_checkable
+class KeyProvider(Protocol):
+    def current_signing_kid(self) -> str:
+        """The kid new signatures are made with."""
+
+    def sign(self, kid: str, message: bytes) -> bytes:
+        """The Ed25519 signature of ``message`` under signing key ``kid``; raises ``UnknownKey``."""
+
+    def public_jwks(self) -> dict[str, Any]:
+        """Every public signing key, current and retired, as a JWKS (RFC 7517 §5)."""
+
+    def current_data_key(self) -> DataKey:
+        """The AES-256 key new field values are encrypted under."""
+
+    def data_key(self, kid: str) -> DataKey:
+        """A current or retired data key by id, for decryption; raises ``UnknownKey``."""
+
+    def blind_index_key(self) -> bytes:
+        """The HMAC-SHA256 key for blind indexes, separate from every data key."""
+
+    def rotate_signing(self) -> str:
+        """Make a new current signing key, retire the old one; returns the new kid."""
+
+    def rotate_data(self) -> str:
+        """Make a new current data key, retire the old one; returns the new kid."""
+
+
+def b64url_encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def jwk_thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 SHA-256 thumbprint of an OKP public key: the hash of ``{"crv","kty","x"}`` in JCS form."""
+    members = {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode("ascii")
+    return b64url_encode(hashlib.sha256(canonical).digest())
+
+
+def public_signing_jwk(private_key: Ed25519PrivateKey) -> dict[str, Any]:
+    x = b64url_encode(private_key.public_key().public_bytes_raw())
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": x}
+    return {**jwk, "kid": jwk_thumbprint(jwk), "use": "sig", "alg": JWS_ALGORITHM}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _new_signing_record(status: str) -> dict[str, Any]:
+    private_key = Ed25519PrivateKey.generate()
+    public = public_signing_jwk(private_key)
+    return {
+        **public,
+        "d": b64url_encode(private_key.private_bytes_raw()),
+        "created_at": _now(),
+        "status": status,
+    }
+
+
+def _new_data_record(status: str) -> dict[str, Any]:
+    return {
+        "kty": "oct",
+        "kid": f"dk-{secrets.token_hex(6)}",
+        "alg": "A256GCM",
+        "k": b64url_encode(secrets.token_bytes(DATA_KEY_BYTES)),
+        "created_at": _now(),
+        "status": status,
+    }
+
+
+def _new_keyring(new_record: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    record = new_record(CURRENT)
+    return {"current": record["kid"], "keys": [record]}
+
+
+def _rotated(keyring: dict[str, Any], new_record: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    record = new_record(CURRENT)
+    retired = [
+        {**old, "status": RETIRED, "retired_at": old.get("retired_at") or _now()} for old in keyring["keys"]
+    ]
+    return {"current": record["kid"], "keys": [*retired, record]}
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    stamp: tuple[int, int, int]
+    document: dict[str, Any]
+    parsed: dict[str, Any]
+
+
+class FileKeyProvider:
+    """Keys in files under ``keys_dir``, created on first use."""
+
+    def __init__(self, keys_dir: Path | str) -> None:
+        self.keys_dir = Path(keys_dir)
+        self._snapshots: dict[str, _Snapshot] = {}
+        self._guard = threading.Lock()
+
+    # --- KeyProvider ------------------------------------------------------------------------------
+
+    def current_signing_kid(self) -> str:
+        return self._signing().document["current"]
+
+    def sign(self, kid: str, message: bytes) -> bytes:
+        keys = self._signing().parsed
+        if kid not in keys:
+            raise UnknownKey(f"no signing key with kid {kid!r}")
+        return keys[kid].sign(message)
+
+    def public_jwks(self) -> dict[str, Any]:
+        public_members = ("kty", "crv", "x", "kid", "use", "alg", "status")
+        return {
+            "keys": [{m: record[m] for m in public_members} for record in self._signing().document["keys"]]
+        }
+
+    def current_data_key(self) -> DataKey:
+        snapshot = self._data()
+        return snapshot.parsed[snapshot.document["current"]]
+
+    def data_key(self, kid: str) -> DataKey:
+        keys = self._data().parsed
+        if kid not in keys:
+            raise UnknownKey(f"no data key with kid {kid!r}")
+        return keys[kid]
+
+    def blind_index_key(self) -> bytes:
+        return self._load(BLIND_INDEX_KEY_FILE, _new_blind_index_document, _parse_blind_index).parsed["key"]
+
+    def rotate_signing(self) -> str:
+        self._signing()  # a first rotation on a fresh directory retires a freshly made key
+        return self._rotate(SIGNING_KEYS_FILE, _new_signing_record)
+
+    def rotate_data(self) -> str:
+        self._data()
+        return self._rotate(DATA_KEYS_FILE, _new_data_record)
+
+    # --- files ------------------------------------------------------------------------------------
+
+    def _signing(self) -> _Snapshot:
+        return self._load(SIGNING_KEYS_FILE, lambda: _new_keyring(_new_signing_record), _parse_signing)
+
+    def _data(self) -> _Snapshot:
+        return self._load(DATA_KEYS_FILE, lambda: _new_keyring(_new_data_record), _parse_data)
+
+    def _load(self, name: str, create: Callable[[], dict], parse: Callable[[dict], dict]) -> _Snapshot:
+        path = self.keys_dir / name
+        stamp = _stamp(path)
+        if stamp is None:
+            with self._exclusive():
+                if _stamp(path) is None:
+                    self._write(name, create())
+            stamp = _stamp(path)
+        cached = self._snapshots.get(name)
+        if cached is not None and cached.stamp == stamp:
+            return cached
+        with self._guard, path.open(encoding="utf-8") as handle:
+            # Stamp and content from one open file: a concurrent replace cannot pair new stamp, old keys.
+            document = json.load(handle)
+            snapshot = _Snapshot(
+                stamp=_stamp_of(os.fstat(handle.fileno())), document=document, parsed=parse(document)
+            )
+            self._snapshots[name] = snapshot
+            return snapshot
+
+    def _rotate(self, name: str, new_record: Callable[[str], dict[str, Any]]) -> str:
+        with self._exclusive():
+            keyring = json.loads((self.keys_dir / name).read_text(encoding="utf-8"))
+            rotated = _rotated(keyring, new_record)
+            self._write(name, rotated)
+        return rotated["current"]
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        self._ensure_dir()
+        fd = os.open(self.keys_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _ensure_dir(self) -> None:
+        self.keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.keys_dir, 0o700)
+
+    def _write(self, name: str, document: dict[str, Any]) -> None:
+        temporary = self.keys_dir / f".{name}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(document, handle, indent=2, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.keys_dir / name)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        directory = os.open(self.keys_dir, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        return _stamp_of(path.stat())
+    except FileNotFoundError:
+        return None
+
+
+def _stamp_of(status: os.stat_result) -> tuple[int, int, int]:
+    return (status.st_ino, status.st_mtime_ns, status.st_size)
+
+
+def _parse_signing(document: dict[str, Any]) -> dict[str, Ed25519PrivateKey]:
+    keys = {}
+    for record in document["keys"]:
+        private_key = Ed25519PrivateKey.from_private_bytes(b64url_decode(record["d"]))
+        if public_signing_jwk(private_key)["x"] != record["x"]:
+            raise ValueError(f"{SIGNING_KEYS_FILE}: key {record['kid']} does not match its public half")
+        keys[record["kid"]] = private_key
+    if document["current"] not in keys:
+        raise ValueError(f"{SIGNING_KEYS_FILE}: current kid {document['current']} is not among the keys")
+    return keys
+
+
+def _parse_data(document: dict[str, Any]) -> dict[str, DataKey]:
+    keys = {record["kid"]: DataKey(record["kid"], b64url_decode(record["k"])) for record in document["keys"]}
+    if document["current"] not in keys or any(len(key.secret) != DATA_KEY_BYTES for key in keys.values()):
+        raise ValueError(f"{DATA_KEYS_FILE}: needs 32-byte keys and a current kid among them")
+    return keys
+
+
+def _new_blind_index_document() -> dict[str, Any]:
+    return {
+        "kty": "oct",
+        "kid": "bi-1",
+        "alg": "HS256",
+        "k": b64url_encode(secrets.token_bytes(32)),
+        "created_at": _now(),
+    }
+
+
+def _parse_blind_index(document: dict[str, Any]) -> dict[str, bytes]:
+    key = b64url_decode(document["k"])
+    if len(key) < 32:
+        raise ValueError(f"{BLIND_INDEX_KEY_FILE}: the key must be at least 32 bytes")
+    return {"key": key}
