@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.observability import BodySizeLimit, Metrics, RequestObservability
-from api.routers import ops, parties
+from api.routers import ops, parties, trade
 from risk_engine.db import Database, get_database
 from risk_engine.settings import Settings, get_settings
 
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(parties.router)
+    app.include_router(trade.router)
     # Outermost last: observability sees every request, including those the size limit refuses.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=app.state.metrics)

@@ -1,0 +1,109 @@
+"""POST /v1/events: a bad item never sinks the good ones; idempotent per (type, external_id)."""
+import pytest
+from sqlalchemy import func, select
+
+from compliance import audit
+from risk_engine.trade.models import Order, PaymentDue
+from tests.factories import auth, make_api_key, make_dealer, make_supplier
+
+
+@pytest.fixture
+def platform(db):
+    return auth(make_api_key(db, "platform"))
+
+
+@pytest.fixture
+def parties(db):
+    return make_dealer(db, external_id="D-1"), make_supplier(db, external_id="S-1")
+
+
+def order(ext="O-1", **kw):
+    return {"type": "order", "external_id": ext, "dealer": "D-1", "supplier": "S-1", "amount": "1000.00",
+            "placed_at": "2026-03-01T08:00:00Z", "status": "confirmed", "confirmed_at": "2026-03-01T09:00:00Z"} | kw
+
+
+def post(client, headers, events):
+    r = client.post("/v1/events", headers=headers, json={"events": events})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def count(db, model):
+    with db.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def test_mixed_batch_stores_the_good_items_and_reports_each_bad_one(client, db, platform, parties):
+    events = [
+        order("O-1"),
+        order("O-2", dealer="D-404"),                              # unknown dealer
+        order("O-3", amount="-5.00"),                              # amount not positive
+        {"type": "payment_due", "external_id": "B-1", "order": "O-1", "amount": "1000.00",
+         "due_on": "2026-04-01"},
+        {"type": "invoice", "external_id": "I-1", "order": "O-1", "invoice_code": "044031900111",
+         "invoice_number": "00000001", "seller_credit_code": parties[1].credit_code,
+         "buyer_credit_code": parties[0].credit_code, "amount": "884.96", "tax": "115.04",
+         "issued_on": "2026-02-01"},                               # invoice before order
+        {"type": "teleport", "external_id": "X-1"},                # unknown type
+    ]
+    body = post(client, platform, events)
+    assert [a["external_id"] for a in body["accepted"]] == ["O-1", "B-1"]
+    rejected = {r["index"]: r["errors"][0] for r in body["rejected"]}
+    assert rejected[1] == {"field": "dealer", "reason": "unknown dealer 'D-404'"}
+    assert rejected[2]["field"] == "amount"
+    assert rejected[4] == {"field": "issued_on", "reason": "invoice issued before the order was placed"}
+    assert 5 in rejected
+    assert body["counts"] == {"received": 6, "created": 2, "duplicates": 0, "rejected": 4}
+    assert count(db, Order) == 1 and count(db, PaymentDue) == 1
+
+
+def test_identical_resend_is_a_no_op(client, db, platform, parties):
+    first = post(client, platform, [order("O-1")])
+    again = post(client, platform, [order("O-1")])
+    assert again["accepted"][0]["status"] == "duplicate"
+    assert again["accepted"][0]["id"] == first["accepted"][0]["id"]
+    assert count(db, Order) == 1
+
+
+def test_resend_with_different_content_is_rejected_with_the_reason(client, db, platform, parties):
+    post(client, platform, [order("O-1")])
+    body = post(client, platform, [order("O-1", amount="2000.00")])
+    assert body["rejected"][0]["errors"][0]["reason"] == "this external_id was already sent with different content"
+
+
+def test_status_changes_and_payments_follow_the_order(client, db, platform, parties):
+    body = post(client, platform, [
+        order("O-1"),
+        {"type": "order_status", "external_id": "ST-1", "order": "O-1", "status": "delivered",
+         "at": "2026-03-05T10:00:00Z"},
+        {"type": "payment_due", "external_id": "B-1", "order": "O-1", "amount": "1000.00", "due_on": "2026-04-01"},
+        {"type": "payment", "external_id": "P-1", "payment_due": "B-1", "amount": "400.00", "paid_on": "2026-04-01"},
+        {"type": "payment", "external_id": "P-2", "payment_due": "B-1", "amount": "600.00", "paid_on": "2026-04-09"},
+        {"type": "payment", "external_id": "P-3", "payment_due": "B-1", "amount": "1.00", "paid_on": "2026-04-10"},
+        {"type": "order_status", "external_id": "ST-2", "order": "O-1", "status": "confirmed",
+         "at": "2026-03-06T10:00:00Z"},
+    ])
+    assert [r["index"] for r in body["rejected"]] == [5, 6]
+    with db.session() as s:
+        bill = s.scalars(select(PaymentDue)).one()
+        assert str(bill.paid_amount) == "1000.00" and bill.paid_on.isoformat() == "2026-04-09"
+        assert s.scalars(select(Order)).one().status == "delivered"
+
+
+def test_a_batch_is_audited_in_one_entry_listing_what_it_stored(client, db, platform, parties):
+    post(client, platform, [order("O-1"), order("O-2", dealer="nope")])
+    with db.session() as s:
+        entries = [e for e in audit.iter_chain(s) if e.action == "trade.events_ingested"]
+    assert len(entries) == 1
+    assert '"O-1"' in entries[0].payload and '"O-2"' not in entries[0].payload
+
+
+def test_batch_over_the_maximum_is_refused(client, platform, parties):
+    r = client.post("/v1/events", headers=platform, json={"events": [order(f"O-{i}") for i in range(1001)]})
+    assert r.status_code in (413, 422)
+
+
+def test_related_party_links_are_recorded(client, db, platform, parties):
+    body = post(client, platform, [{"type": "related_party", "external_id": "R-1", "dealer": "D-1",
+                                    "supplier": "S-1", "kind": "shared_owner", "evidence": "same shareholder"}])
+    assert body["counts"]["created"] == 1
