@@ -17,10 +17,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo platform.", no_args_is_help=True)
+data_app = typer.Typer(help="Platform trade data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(audit_app, name="audit")
 app.add_typer(demo_app, name="demo")
+app.add_typer(data_app, name="data")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -88,6 +90,27 @@ def audit_verify() -> None:
                            "first_bad_entry": report.problem.seq, "reason": report.problem.reason}))
     typer.echo(f"audit trail broken: {report.problem}", err=True)
     raise typer.Exit(1)
+
+
+@data_app.command("load")
+def data_load(
+    files: Annotated[list[Path], typer.Argument(help="CSV or Parquet files, one event type each", exists=True,
+                                                dir_okay=False, readable=True)],
+    event_type: Annotated[str | None, typer.Option("--type", help="event type of every file "
+                                                   "(default: a `type` column or the file name)")] = None,
+    report: Annotated[Path, typer.Option(help="rejected-rows report (CSV)")] = Path("var/rejected-rows.csv"),
+    chunk_rows: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
+) -> None:
+    """Load trade events from files, streamed in chunks, with the same validation as POST /v1/events."""
+    from risk_engine.trade.loader import load_files
+
+    report.parent.mkdir(parents=True, exist_ok=True)
+    db = get_database()
+    summary = load_files(db.unit_of_work, list(files), actor="system:data-load", report_path=report,
+                         kind=event_type, chunk_rows=chunk_rows)
+    typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+    if summary.rejected:
+        typer.echo(f"{summary.rejected} rows rejected: see {report}", err=True)
 
 
 @demo_app.command("seed")
