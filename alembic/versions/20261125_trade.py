@@ -119,6 +119,7 @@ def upgrade() -> None:
     sa.Column('due_on', sa.Date(), nullable=False),
     sa.Column('paid_amount', sa.Numeric(precision=18, scale=2), nullable=False),
     sa.Column('paid_on', sa.Date(), nullable=True),
+    sa.Column('paid_recorded_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('amount > 0', name=op.f('ck_payment_due_amount_positive')),
     sa.CheckConstraint('paid_amount >= 0', name=op.f('ck_payment_due_paid_non_negative')),

@@ -106,7 +106,7 @@ def load_files(
                         row.setdefault("type", event_kind)
                 session: Session
                 with open_session() as session:
-                    report = service.ingest_events(session, chunk, actor=actor)
+                    report = service.ingest_chunk(session, chunk, actor=actor, ledger=service.Ledger(session))
                 for rej in report.rejected:
                     for err in rej["errors"]:
                         writer.writerow([path.name, row_offset + rej["index"] + 2, rej["type"], rej["external_id"],

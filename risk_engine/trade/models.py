@@ -76,6 +76,8 @@ class PaymentDue(Base):
     due_on: Mapped[date] = mapped_column(Date)
     paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     paid_on: Mapped[date | None] = mapped_column(Date, nullable=True, doc="date the bill was fully paid")
+    paid_recorded_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True, doc="when the engine learned the bill was fully paid")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

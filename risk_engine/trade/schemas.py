@@ -60,6 +60,8 @@ class PaymentDueEvent(EventBase):
     due_on: date
     paid_on: date | None = Field(default=None, description="only for back-filled bills already settled")
     paid_amount: Money | None = None
+    paid_recorded_at: AwareDatetime | None = Field(
+        default=None, description="back-fill only: when the platform recorded the settlement")
 
 
 class PaymentEvent(EventBase):

@@ -1,20 +1,27 @@
-"""Ingestion of trade events: each item validated on its own, stored in its own savepoint, so a
-rejected item never sinks the good ones; idempotent per (type, external_id).
+"""Ingestion of trade events: each item validated on its own, so a rejected item never sinks the
+good ones; idempotent per (type, external_id).
 
-The batch commits once (the caller's transaction) together with one audit entry that lists every
-event it stored.
+Validation is pure over an in-memory view of what is already held (``Ledger``): it turns an event
+into row inserts and updates, or a ``Rejected`` naming the field. Two executors apply the result:
+
+* ``ingest_events`` (the API): item by item, each in its own savepoint;
+* ``ingest_chunk`` (bulk loads): a whole chunk in a few multi-row statements, falling back to the
+  item-by-item path if the database still refuses something.
+
+Either way the caller's transaction commits the rows with one audit entry listing what was stored.
 """
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from compliance import audit
@@ -29,8 +36,8 @@ from risk_engine.trade import schemas as s
 CLOCK_SKEW = timedelta(minutes=5)
 _MILESTONE = {"confirmed": "confirmed_at", "shipped": "shipped_at", "delivered": "delivered_at",
               "cancelled": "cancelled_at", "returned": "returned_at"}
-_ID_PREFIX = {"order": "ord", "order_status": "ost", "payment_due": "due", "payment": "pay",
-              "invoice": "inv", "delivery": "dlv", "return": "ret", "related_party": "rel"}
+_TERMINAL = {"cancelled", "returned"}
+_ORDER_RANK = {"placed": 0, "confirmed": 1, "shipped": 2, "delivered": 3}
 
 
 class Rejected(DomainError):
@@ -41,6 +48,7 @@ class Rejected(DomainError):
 class IngestReport:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    stored: list[list[str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         created = sum(1 for a in self.accepted if a["status"] == "created")
@@ -51,133 +59,170 @@ class IngestReport:
                        "duplicates": len(self.accepted) - created, "rejected": len(self.rejected)},
         }
 
+    def reject(self, index: int, kind: Any, external_id: Any, errors: list[dict[str, Any]]) -> None:
+        self.rejected.append({"index": index, "type": kind, "external_id": external_id, "errors": errors})
+
 
 def content_hash(raw: dict[str, Any]) -> str:
     body = {k: v for k, v in raw.items() if k != "recorded_at"}
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
-class References:
-    """Resolves the platform's references (external id or engine id), caching what it found."""
+# --- what is already held ----------------------------------------------------------------------
+
+
+@dataclass
+class OrderView:
+    id: str
+    dealer_id: str
+    supplier_id: str
+    amount: Decimal
+    status: str
+    placed_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass
+class BillView:
+    id: str
+    dealer_id: str
+    amount: Decimal
+    paid_amount: Decimal
+
+
+class Ledger:
+    """The slice of stored trade that validation needs, fetched in bulk and kept current in memory."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._cache: dict[tuple[type, str], Any] = {}
+        self.dealers: dict[str, str | None] = {}
+        self.suppliers: dict[str, str | None] = {}
+        self.orders: dict[str, OrderView | None] = {}
+        self.bills: dict[str, BillView | None] = {}
+        self.invoice_keys: set[tuple[str, str]] = set()
+        self.events: dict[tuple[str, str], tuple[str, str]] = {}
 
-    def _find(self, model: type, ref: str, what: str, field_name: str) -> Any:
-        key = (model, ref)
-        if key not in self._cache:
-            found = self.session.scalars(
-                select(model).where(or_(model.id == ref, model.external_id == ref))
-            ).first()
-            if found is None:
-                raise Rejected(f"unknown {what} '{ref}'", field=field_name, code=f"unknown_{what}")
-            self._cache[key] = found
-        return self._cache[key]
+    def prefetch(self, events: list[Any]) -> None:
+        """One query per kind of reference for a whole chunk of validated events."""
+        self._fetch_parties(Dealer, self.dealers, {e.dealer for e in events if hasattr(e, "dealer")})
+        self._fetch_parties(Supplier, self.suppliers, {e.supplier for e in events if hasattr(e, "supplier")})
+        self._fetch_orders({e.order for e in events if hasattr(e, "order")})
+        self._fetch_bills({e.payment_due for e in events if hasattr(e, "payment_due")})
+        keys = [(e.type, e.external_id) for e in events if (e.type, e.external_id) not in self.events]
+        for batch in _batches(keys, 500):
+            rows = self.session.execute(
+                select(m.TradeEvent.kind, m.TradeEvent.external_id, m.TradeEvent.content_hash,
+                       m.TradeEvent.subject_id).where(tuple_(m.TradeEvent.kind, m.TradeEvent.external_id).in_(batch))
+            )
+            for kind, ext, digest, subject in rows:
+                self.events[(kind, ext)] = (digest, subject)
+        invoice_keys = [(e.invoice_code, e.invoice_number) for e in events if e.type == "invoice"]
+        for batch in _batches(invoice_keys, 500):
+            self.invoice_keys.update(self.session.execute(
+                select(m.Invoice.invoice_code, m.Invoice.invoice_number)
+                .where(tuple_(m.Invoice.invoice_code, m.Invoice.invoice_number).in_(batch))).all())
 
-    def dealer(self, ref: str) -> Dealer:
-        return self._find(Dealer, ref, "dealer", "dealer")
+    def _fetch_parties(self, model: type, cache: dict[str, str | None], refs: set[str]) -> None:
+        missing = [r for r in refs if r not in cache]
+        for batch in _batches(missing, 500):
+            for pid, ext in self.session.execute(
+                select(model.id, model.external_id).where(or_(model.id.in_(batch), model.external_id.in_(batch)))
+            ):
+                cache[pid] = pid
+                if ext:
+                    cache[ext] = pid
+        for r in missing:
+            cache.setdefault(r, None)
 
-    def supplier(self, ref: str) -> Supplier:
-        return self._find(Supplier, ref, "supplier", "supplier")
+    def _fetch_orders(self, refs: set[str]) -> None:
+        missing = [r for r in refs if r not in self.orders]
+        o = m.Order
+        for batch in _batches(missing, 500):
+            for row in self.session.execute(
+                select(o.id, o.external_id, o.dealer_id, o.supplier_id, o.amount, o.status, o.placed_at,
+                       o.delivered_at).where(or_(o.id.in_(batch), o.external_id.in_(batch)))
+            ):
+                view = OrderView(row.id, row.dealer_id, row.supplier_id, row.amount, row.status, row.placed_at,
+                                 row.delivered_at)
+                self.orders[row.id] = self.orders[row.external_id] = view
+        for r in missing:
+            self.orders.setdefault(r, None)
 
-    def order(self, ref: str) -> m.Order:
-        return self._find(m.Order, ref, "order", "order")
+    def _fetch_bills(self, refs: set[str]) -> None:
+        missing = [r for r in refs if r not in self.bills]
+        b = m.PaymentDue
+        for batch in _batches(missing, 500):
+            for row in self.session.execute(
+                select(b.id, b.external_id, b.dealer_id, b.amount, b.paid_amount)
+                .where(or_(b.id.in_(batch), b.external_id.in_(batch)))
+            ):
+                self.bills[row.id] = self.bills[row.external_id] = BillView(row.id, row.dealer_id, row.amount,
+                                                                            row.paid_amount)
+        for r in missing:
+            self.bills.setdefault(r, None)
 
-    def payment_due(self, ref: str) -> m.PaymentDue:
-        return self._find(m.PaymentDue, ref, "payment_due", "payment_due")
+    def dealer(self, ref: str) -> str:
+        return _known(self.dealers.get(ref), "dealer", ref)
 
+    def supplier(self, ref: str) -> str:
+        return _known(self.suppliers.get(ref), "supplier", ref)
 
-def ingest_events(session: Session, items: Iterable[dict[str, Any]], *, actor: str) -> IngestReport:
-    report = IngestReport()
-    refs = References(session)
-    now = utcnow()
-    stored: list[list[str]] = []
-    for index, raw in enumerate(items):
-        kind = raw.get("type") if isinstance(raw, dict) else None
-        ext = raw.get("external_id") if isinstance(raw, dict) else None
-        try:
-            event = s.EVENT_ADAPTER.validate_python(raw)
-        except ValidationError as exc:
-            report.rejected.append({"index": index, "type": kind, "external_id": ext,
-                                    "errors": _validation_errors(exc)})
-            continue
-        digest = content_hash(raw)
-        previous = session.scalars(
-            select(m.TradeEvent).where(m.TradeEvent.kind == event.type,
-                                       m.TradeEvent.external_id == event.external_id)
-        ).first()
-        if previous is not None:
-            if previous.content_hash == digest:
-                report.accepted.append({"index": index, "type": event.type, "external_id": event.external_id,
-                                        "status": "duplicate", "id": previous.subject_id})
-            else:
-                report.rejected.append({"index": index, "type": event.type, "external_id": event.external_id,
-                                        "errors": [{"field": "external_id", "reason":
-                                                    "this external_id was already sent with different content"}]})
-            continue
-        try:
-            with session.begin_nested():
-                subject_id = apply_event(session, refs, event, now=now)
-                session.add(m.TradeEvent(kind=event.type, external_id=event.external_id, content_hash=digest,
-                                         subject_id=subject_id, recorded_at=event.recorded_at or now))
-        except Rejected as exc:
-            report.rejected.append({"index": index, "type": event.type, "external_id": event.external_id,
-                                    "errors": [{"field": exc.field, "reason": exc.detail}]})
-            continue
-        report.accepted.append({"index": index, "type": event.type, "external_id": event.external_id,
-                                "status": "created", "id": subject_id})
-        stored.append([event.type, event.external_id, digest])
-    if stored:
-        audit.record(session, actor=actor, action="trade.events_ingested", subject_type="trade_batch",
-                     subject_id=new_id("bat"), payload={"events": stored, "rejected": len(report.rejected)})
-    return report
+    def order(self, ref: str) -> OrderView:
+        return _known(self.orders.get(ref), "order", ref)
 
-
-def _validation_errors(exc: ValidationError) -> list[dict[str, str]]:
-    out = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        # drop the discriminator tag pydantic puts first ("order", "payment", ...)
-        if len(loc) > 1 and loc[0] in _ID_PREFIX:
-            loc = loc[1:]
-        reason = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-        out.append({"field": ".".join(loc) or "type", "reason": reason})
-    return out
+    def bill(self, ref: str) -> BillView:
+        return _known(self.bills.get(ref), "payment_due", ref)
 
 
-def apply_event(session: Session, refs: References, event: Any, *, now: datetime) -> str:
-    """Store one validated event; raise ``Rejected`` naming the field when it contradicts what we hold."""
-    recorded_at = event.recorded_at or now
+def _known(value: Any, what: str, ref: str) -> Any:
+    if value is None:
+        raise Rejected(f"unknown {what} '{ref}'", field=what, code=f"unknown_{what}")
+    return value
+
+
+def _batches(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+# --- validation: event -> changes ---------------------------------------------------------------
+
+
+@dataclass
+class Changes:
+    subject_id: str
+    inserts: list[tuple[type, dict[str, Any]]] = field(default_factory=list)
+    updates: list[tuple[type, str, dict[str, Any]]] = field(default_factory=list)
+    commit_view: Callable[[], None] = lambda: None  # applied to the Ledger once the rows are stored
+
+
+def plan_event(ledger: Ledger, e: Any, *, now: datetime) -> Changes:
+    recorded_at = e.recorded_at or now
     if recorded_at > now + CLOCK_SKEW:
         raise Rejected("recorded_at is in the future", field="recorded_at")
-    handler = _HANDLERS[event.type]
-    return handler(session, refs, event, recorded_at)
+    return _PLANNERS[e.type](ledger, e, recorded_at)
 
 
-def _order(session: Session, refs: References, e: s.OrderEvent, recorded_at: datetime) -> str:
-    dealer, supplier = refs.dealer(e.dealer), refs.supplier(e.supplier)
-    _unique_external_id(session, m.Order, e.external_id)
+def _plan_order(ledger: Ledger, e: s.OrderEvent, recorded_at: datetime) -> Changes:
+    dealer_id, supplier_id = ledger.dealer(e.dealer), ledger.supplier(e.supplier)
     milestone = _MILESTONE.get(e.status)
     if milestone and getattr(e, milestone) is None:
         raise Rejected(f"status '{e.status}' needs {milestone}", field=milestone)
-    order = m.Order(
-        id=new_id("ord"), external_id=e.external_id, dealer_id=dealer.id, supplier_id=supplier.id,
-        amount=e.amount, status=e.status, placed_at=e.placed_at, confirmed_at=e.confirmed_at,
-        shipped_at=e.shipped_at, delivered_at=e.delivered_at, cancelled_at=e.cancelled_at,
-        returned_at=e.returned_at, recorded_at=recorded_at,
-    )
-    session.add(order)
-    session.flush()
-    return order.id
+    oid = new_id("ord")
+    row = dict(id=oid, external_id=e.external_id, dealer_id=dealer_id, supplier_id=supplier_id, amount=e.amount,
+               status=e.status, placed_at=e.placed_at, confirmed_at=e.confirmed_at, shipped_at=e.shipped_at,
+               delivered_at=e.delivered_at, cancelled_at=e.cancelled_at, returned_at=e.returned_at,
+               recorded_at=recorded_at)
+    view = OrderView(oid, dealer_id, supplier_id, e.amount, e.status, e.placed_at, e.delivered_at)
+
+    def commit() -> None:
+        ledger.orders[oid] = ledger.orders[e.external_id] = view
+
+    return Changes(oid, inserts=[(m.Order, row)], commit_view=commit)
 
 
-_TERMINAL = {"cancelled", "returned"}
-_ORDER_RANK = {"placed": 0, "confirmed": 1, "shipped": 2, "delivered": 3}
-
-
-def _order_status(session: Session, refs: References, e: s.OrderStatusEvent, recorded_at: datetime) -> str:
-    order = refs.order(e.order)
+def _plan_order_status(ledger: Ledger, e: s.OrderStatusEvent, recorded_at: datetime) -> Changes:
+    order = ledger.order(e.order)
     if e.at < order.placed_at:
         raise Rejected("status change is before the order was placed", field="at")
     if order.status in _TERMINAL:
@@ -186,15 +231,18 @@ def _order_status(session: Session, refs: References, e: s.OrderStatusEvent, rec
         raise Rejected("only a delivered order can be returned", field="status")
     if e.status in _ORDER_RANK and _ORDER_RANK[e.status] <= _ORDER_RANK[order.status]:
         raise Rejected(f"order is already {order.status}", field="status")
-    setattr(order, _MILESTONE[e.status], e.at)
-    order.status = e.status
-    session.flush()
-    return order.id
+
+    def commit() -> None:
+        order.status = e.status
+        if e.status == "delivered":
+            order.delivered_at = e.at
+
+    return Changes(order.id, updates=[(m.Order, order.id, {"status": e.status, _MILESTONE[e.status]: e.at})],
+                   commit_view=commit)
 
 
-def _payment_due(session: Session, refs: References, e: s.PaymentDueEvent, recorded_at: datetime) -> str:
-    order = refs.order(e.order)
-    _unique_external_id(session, m.PaymentDue, e.external_id)
+def _plan_payment_due(ledger: Ledger, e: s.PaymentDueEvent, recorded_at: datetime) -> Changes:
+    order = ledger.order(e.order)
     if e.due_on < order.placed_at.date():
         raise Rejected("due date is before the order was placed", field="due_on")
     paid_amount = e.paid_amount if e.paid_amount is not None else (e.amount if e.paid_on else Decimal("0"))
@@ -202,101 +250,238 @@ def _payment_due(session: Session, refs: References, e: s.PaymentDueEvent, recor
         raise Rejected("paid_amount exceeds the amount due", field="paid_amount")
     if e.paid_on is None and paid_amount > 0:
         raise Rejected("paid_amount given without paid_on", field="paid_on")
-    bill = m.PaymentDue(
-        id=new_id("due"), external_id=e.external_id, order_id=order.id, dealer_id=order.dealer_id,
-        amount=e.amount, due_on=e.due_on, paid_amount=paid_amount,
-        paid_on=e.paid_on if paid_amount == e.amount else None, recorded_at=recorded_at,
-    )
-    session.add(bill)
-    session.flush()
-    return bill.id
+    settled = paid_amount == e.amount
+    bid = new_id("due")
+    row = dict(id=bid, external_id=e.external_id, order_id=order.id, dealer_id=order.dealer_id, amount=e.amount,
+               due_on=e.due_on, paid_amount=paid_amount, paid_on=e.paid_on if settled else None,
+               paid_recorded_at=(e.paid_recorded_at or recorded_at) if settled else None, recorded_at=recorded_at)
+    view = BillView(bid, order.dealer_id, e.amount, paid_amount)
+
+    def commit() -> None:
+        ledger.bills[bid] = ledger.bills[e.external_id] = view
+
+    return Changes(bid, inserts=[(m.PaymentDue, row)], commit_view=commit)
 
 
-def _payment(session: Session, refs: References, e: s.PaymentEvent, recorded_at: datetime) -> str:
-    bill = refs.payment_due(e.payment_due)
-    _unique_external_id(session, m.Payment, e.external_id)
+def _plan_payment(ledger: Ledger, e: s.PaymentEvent, recorded_at: datetime) -> Changes:
+    bill = ledger.bill(e.payment_due)
     outstanding = bill.amount - bill.paid_amount
     if e.amount > outstanding:
         raise Rejected(f"payment exceeds the outstanding {outstanding}", field="amount")
-    payment = m.Payment(id=new_id("pay"), external_id=e.external_id, payment_due_id=bill.id,
-                        dealer_id=bill.dealer_id, amount=e.amount, paid_on=e.paid_on, recorded_at=recorded_at)
-    bill.paid_amount = bill.paid_amount + e.amount
-    if bill.paid_amount == bill.amount:
-        bill.paid_on = e.paid_on
-    session.add(payment)
-    session.flush()
-    return payment.id
+    pid = new_id("pay")
+    paid = bill.paid_amount + e.amount
+    values: dict[str, Any] = {"paid_amount": paid}
+    if paid == bill.amount:
+        values.update(paid_on=e.paid_on, paid_recorded_at=recorded_at)
+    row = dict(id=pid, external_id=e.external_id, payment_due_id=bill.id, dealer_id=bill.dealer_id,
+               amount=e.amount, paid_on=e.paid_on, recorded_at=recorded_at)
+
+    def commit() -> None:
+        bill.paid_amount = paid
+
+    return Changes(pid, inserts=[(m.Payment, row)], updates=[(m.PaymentDue, bill.id, values)], commit_view=commit)
 
 
-def _invoice(session: Session, refs: References, e: s.InvoiceEvent, recorded_at: datetime) -> str:
-    order = refs.order(e.order)
-    _unique_external_id(session, m.Invoice, e.external_id)
+def _plan_invoice(ledger: Ledger, e: s.InvoiceEvent, recorded_at: datetime) -> Changes:
+    order = ledger.order(e.order)
     if e.issued_on < order.placed_at.date():
         raise Rejected("invoice issued before the order was placed", field="issued_on")
-    duplicate = session.scalars(select(m.Invoice.id).where(
-        m.Invoice.invoice_code == e.invoice_code, m.Invoice.invoice_number == e.invoice_number)).first()
-    if duplicate:
+    key = (e.invoice_code, e.invoice_number)
+    if key in ledger.invoice_keys:
         raise Rejected("an invoice with this code and number is already recorded", field="invoice_number")
-    invoice = m.Invoice(
-        id=new_id("inv"), external_id=e.external_id, order_id=order.id, invoice_code=e.invoice_code,
-        invoice_number=e.invoice_number, seller_credit_code=e.seller_credit_code,
-        buyer_credit_code=e.buyer_credit_code, amount=e.amount, tax=e.tax, issued_on=e.issued_on,
-        recorded_at=recorded_at,
-    )
-    session.add(invoice)
-    session.flush()
-    return invoice.id
+    iid = new_id("inv")
+    row = dict(id=iid, external_id=e.external_id, order_id=order.id, invoice_code=e.invoice_code,
+               invoice_number=e.invoice_number, seller_credit_code=e.seller_credit_code,
+               buyer_credit_code=e.buyer_credit_code, amount=e.amount, tax=e.tax, issued_on=e.issued_on,
+               recorded_at=recorded_at)
+    return Changes(iid, inserts=[(m.Invoice, row)], commit_view=lambda: ledger.invoice_keys.add(key))
 
 
-def _delivery(session: Session, refs: References, e: s.DeliveryEvent, recorded_at: datetime) -> str:
-    order = refs.order(e.order)
-    _unique_external_id(session, m.Delivery, e.external_id)
+def _plan_delivery(ledger: Ledger, e: s.DeliveryEvent, recorded_at: datetime) -> Changes:
+    order = ledger.order(e.order)
     if e.delivered_at < order.placed_at:
         raise Rejected("delivery is before the order was placed", field="delivered_at")
     if order.status == "cancelled":
         raise Rejected("the order was cancelled", field="order")
-    delivery = m.Delivery(id=new_id("dlv"), external_id=e.external_id, order_id=order.id,
-                          delivered_at=e.delivered_at, carrier=e.carrier, tracking_number=e.tracking_number,
-                          recorded_at=recorded_at)
+    did = new_id("dlv")
+    row = dict(id=did, external_id=e.external_id, order_id=order.id, delivered_at=e.delivered_at,
+               carrier=e.carrier, tracking_number=e.tracking_number, recorded_at=recorded_at)
+    changes = Changes(did, inserts=[(m.Delivery, row)])
     if order.delivered_at is None:
-        order.delivered_at = e.delivered_at
-        if order.status in ("placed", "confirmed", "shipped"):
-            order.status = "delivered"
-    session.add(delivery)
-    session.flush()
-    return delivery.id
+        status = "delivered" if order.status in ("placed", "confirmed", "shipped") else order.status
+        changes.updates.append((m.Order, order.id, {"delivered_at": e.delivered_at, "status": status}))
+
+        def commit() -> None:
+            order.delivered_at, order.status = e.delivered_at, status
+
+        changes.commit_view = commit
+    return changes
 
 
-def _return(session: Session, refs: References, e: s.ReturnEvent, recorded_at: datetime) -> str:
-    order = refs.order(e.order)
-    _unique_external_id(session, m.Return, e.external_id)
+def _plan_return(ledger: Ledger, e: s.ReturnEvent, recorded_at: datetime) -> Changes:
+    order = ledger.order(e.order)
     if e.returned_at < order.placed_at:
         raise Rejected("return is before the order was placed", field="returned_at")
     if e.amount > order.amount:
         raise Rejected("return exceeds the order amount", field="amount")
-    ret = m.Return(id=new_id("ret"), external_id=e.external_id, order_id=order.id, dealer_id=order.dealer_id,
-                   amount=e.amount, returned_at=e.returned_at, reason=e.reason, recorded_at=recorded_at)
-    session.add(ret)
-    session.flush()
-    return ret.id
+    rid = new_id("ret")
+    row = dict(id=rid, external_id=e.external_id, order_id=order.id, dealer_id=order.dealer_id, amount=e.amount,
+               returned_at=e.returned_at, reason=e.reason, recorded_at=recorded_at)
+    return Changes(rid, inserts=[(m.Return, row)])
 
 
-def _related_party(session: Session, refs: References, e: s.RelatedPartyEvent, recorded_at: datetime) -> str:
-    dealer, supplier = refs.dealer(e.dealer), refs.supplier(e.supplier)
-    _unique_external_id(session, m.RelatedPartyLink, e.external_id)
-    link = m.RelatedPartyLink(id=new_id("rel"), external_id=e.external_id, dealer_id=dealer.id,
-                              supplier_id=supplier.id, kind=e.kind, evidence=e.evidence, recorded_at=recorded_at)
-    session.add(link)
-    session.flush()
-    return link.id
+def _plan_related_party(ledger: Ledger, e: s.RelatedPartyEvent, recorded_at: datetime) -> Changes:
+    dealer_id, supplier_id = ledger.dealer(e.dealer), ledger.supplier(e.supplier)
+    lid = new_id("rel")
+    row = dict(id=lid, external_id=e.external_id, dealer_id=dealer_id, supplier_id=supplier_id, kind=e.kind,
+               evidence=e.evidence, recorded_at=recorded_at)
+    return Changes(lid, inserts=[(m.RelatedPartyLink, row)])
 
 
-def _unique_external_id(session: Session, model: type, external_id: str) -> None:
-    if session.scalars(select(model.id).where(model.external_id == external_id)).first():
-        raise Rejected(f"external_id '{external_id}' is already used", field="external_id")
-
-
-_HANDLERS = {
-    "order": _order, "order_status": _order_status, "payment_due": _payment_due, "payment": _payment,
-    "invoice": _invoice, "delivery": _delivery, "return": _return, "related_party": _related_party,
+_PLANNERS = {
+    "order": _plan_order, "order_status": _plan_order_status, "payment_due": _plan_payment_due,
+    "payment": _plan_payment, "invoice": _plan_invoice, "delivery": _plan_delivery, "return": _plan_return,
+    "related_party": _plan_related_party,
 }
+
+
+# --- executors ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Parsed:
+    index: int
+    raw: Any
+    event: Any = None
+    digest: str = ""
+
+
+def _parse(items: Iterable[Any], report: IngestReport) -> list[_Parsed]:
+    parsed = []
+    for index, raw in enumerate(items):
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        ext = raw.get("external_id") if isinstance(raw, dict) else None
+        try:
+            event = s.EVENT_ADAPTER.validate_python(raw)
+        except ValidationError as exc:
+            report.reject(index, kind, ext, _validation_errors(exc))
+            continue
+        parsed.append(_Parsed(index, raw, event, content_hash(raw)))
+    return parsed
+
+
+def _validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        if len(loc) > 1 and loc[0] in _PLANNERS:  # pydantic puts the discriminator tag first
+            loc = loc[1:]
+        reason = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        out.append({"field": ".".join(loc) or "type", "reason": reason})
+    return out
+
+
+def _is_duplicate(ledger: Ledger, p: _Parsed, report: IngestReport) -> bool:
+    seen = ledger.events.get((p.event.type, p.event.external_id))
+    if seen is None:
+        return False
+    if seen[0] == p.digest:
+        report.accepted.append({"index": p.index, "type": p.event.type, "external_id": p.event.external_id,
+                                "status": "duplicate", "id": seen[1]})
+    else:
+        report.reject(p.index, p.event.type, p.event.external_id,
+                      [{"field": "external_id", "reason": "this external_id was already sent with different content"}])
+    return True
+
+
+def _event_row(p: _Parsed, subject_id: str, now: datetime) -> dict[str, Any]:
+    return dict(kind=p.event.type, external_id=p.event.external_id, content_hash=p.digest, subject_id=subject_id,
+                recorded_at=p.event.recorded_at or now)
+
+
+def _accept(report: IngestReport, ledger: Ledger, p: _Parsed, changes: Changes) -> None:
+    changes.commit_view()
+    ledger.events[(p.event.type, p.event.external_id)] = (p.digest, changes.subject_id)
+    report.accepted.append({"index": p.index, "type": p.event.type, "external_id": p.event.external_id,
+                            "status": "created", "id": changes.subject_id})
+    report.stored.append([p.event.type, p.event.external_id, p.digest])
+
+
+def ingest_events(session: Session, items: Iterable[Any], *, actor: str, ledger: Ledger | None = None) -> IngestReport:
+    """Item by item, each in its own savepoint (the API path)."""
+    report = IngestReport()
+    ledger = ledger or Ledger(session)
+    now = utcnow()
+    parsed = _parse(items, report)
+    ledger.prefetch([p.event for p in parsed])
+    for p in parsed:
+        if _is_duplicate(ledger, p, report):
+            continue
+        try:
+            changes = plan_event(ledger, p.event, now=now)
+            with session.begin_nested():
+                _apply(session, changes.inserts + [(m.TradeEvent, _event_row(p, changes.subject_id, now))],
+                       changes.updates)
+        except Rejected as exc:
+            report.reject(p.index, p.event.type, p.event.external_id, [{"field": exc.field, "reason": exc.detail}])
+            continue
+        except IntegrityError as exc:
+            report.reject(p.index, p.event.type, p.event.external_id,
+                          [{"field": "external_id", "reason": f"refused by the database: {exc.orig}"}])
+            continue
+        _accept(report, ledger, p, changes)
+    _audit(session, report, actor)
+    return report
+
+
+def ingest_chunk(session: Session, items: list[Any], *, actor: str, ledger: Ledger) -> IngestReport:
+    """A whole chunk in a few multi-row statements (bulk loads); same validation, same answers."""
+    report = IngestReport()
+    now = utcnow()
+    parsed = _parse(items, report)
+    ledger.prefetch([p.event for p in parsed])
+    inserts: list[tuple[type, dict[str, Any]]] = []
+    updates: list[tuple[type, str, dict[str, Any]]] = []
+    planned: list[tuple[_Parsed, Changes]] = []
+    for p in parsed:
+        if _is_duplicate(ledger, p, report):
+            continue
+        try:
+            changes = plan_event(ledger, p.event, now=now)
+        except Rejected as exc:
+            report.reject(p.index, p.event.type, p.event.external_id, [{"field": exc.field, "reason": exc.detail}])
+            continue
+        inserts += changes.inserts + [(m.TradeEvent, _event_row(p, changes.subject_id, now))]
+        updates += changes.updates
+        planned.append((p, changes))
+        _accept(report, ledger, p, changes)  # later items of the chunk see this one
+    try:
+        with session.begin_nested():
+            _apply(session, inserts, updates)
+    except IntegrityError:
+        # something slipped past validation (e.g. a concurrent writer): redo the chunk item by item
+        return ingest_events(session, items, actor=actor)
+    _audit(session, report, actor)
+    return report
+
+
+def _apply(session: Session, inserts: list[tuple[type, dict[str, Any]]],
+           updates: list[tuple[type, str, dict[str, Any]]]) -> None:
+    by_model: dict[type, list[dict[str, Any]]] = {}
+    for model, row in inserts:
+        by_model.setdefault(model, []).append(row)
+    for model in _INSERT_ORDER:
+        if model in by_model:
+            session.execute(insert(model), by_model[model])
+    for model, pk, values in updates:
+        session.execute(update(model).where(model.id == pk).values(**values))
+
+
+_INSERT_ORDER = [m.Order, m.PaymentDue, m.Payment, m.Invoice, m.Delivery, m.Return, m.RelatedPartyLink,
+                 m.TradeEvent]
+
+
+def _audit(session: Session, report: IngestReport, actor: str) -> None:
+    if report.stored:
+        audit.record(session, actor=actor, action="trade.events_ingested", subject_type="trade_batch",
+                     subject_id=new_id("bat"), payload={"events": report.stored, "rejected": len(report.rejected)})
