@@ -5,7 +5,9 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.observability import BodySizeLimit, Metrics, RequestObservability
-from api.routers import ops, parties, trade
+from api.routers import audit, compliance, ops, parties, trade
+from compliance.keys import FileKeyProvider
+from compliance.screening import BlacklistSource
 from risk_engine.db import Database, get_database
 from risk_engine.settings import Settings, get_settings
 
@@ -26,10 +28,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.db = database or get_database()
     app.state.metrics = Metrics()
+    app.state.keys = FileKeyProvider(settings.keys_dir)
+    app.state.blacklist = BlacklistSource(settings.blacklist_file)
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(parties.router)
     app.include_router(trade.router)
+    app.include_router(audit.router)
+    app.include_router(compliance.router)
     # Outermost last: observability sees every request, including those the size limit refuses.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=app.state.metrics)

@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: the database session."""
+"""Request-scoped dependencies: the database session, the key provider, the KYB blacklist."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -6,6 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+
+from compliance.keys import KeyProvider
+from compliance.kyb import Blacklist
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -20,3 +23,16 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(get_session)]
+
+
+def get_keys(request: Request) -> KeyProvider:
+    return request.app.state.keys
+
+
+def get_blacklist(request: Request) -> Blacklist | None:
+    """The current KYB blacklist (RISK_BLACKLIST_FILE), or None when none is configured."""
+    return request.app.state.blacklist.current()
+
+
+Keys = Annotated[KeyProvider, Depends(get_keys)]
+CurrentBlacklist = Annotated[Blacklist | None, Depends(get_blacklist)]

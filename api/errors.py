@@ -92,10 +92,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        errors = [{"field": exc.field, "reason": exc.detail, "type": exc.code}] if exc.field else None
+        extra = dict(exc.extra)  # a domain error naming several fields brings its own errors[]
+        errors = extra.pop("errors", None) or (
+            [{"field": exc.field, "reason": exc.detail, "type": exc.code}] if exc.field else None)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem_response(exc.status, exc.detail, title=exc.title, code=exc.code, errors=errors,
-                                request=request, headers=headers, **exc.extra)
+                                request=request, headers=headers, **extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -82,7 +82,9 @@ def entry_hash(
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def _lock_chain(session: Session) -> None:
+def lock_chain(session: Session) -> None:
+    """Serialise with every other append until this transaction ends (a no-op on SQLite, whose
+    transactions already hold the write lock)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
 
@@ -97,7 +99,7 @@ def record(
     payload: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one entry in the caller's transaction (flushes; never commits)."""
-    _lock_chain(session)
+    lock_chain(session)
     head = session.execute(
         select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()
@@ -149,9 +151,13 @@ class ChainReport:
         return self.problem is None
 
 
-def verify_entries(entries: Iterable[Any]) -> ChainReport:
-    """Check contiguous numbering, the links and every entry's own hash; stop at the first bad one."""
-    expected_seq, prev, count = 1, GENESIS_HASH, 0
+def verify_entries(
+    entries: Iterable[Any], *, first_seq: int = 1, prev_hash: str = GENESIS_HASH
+) -> ChainReport:
+    """Check contiguous numbering, the links and every entry's own hash; stop at the first bad one.
+
+    ``first_seq``/``prev_hash`` check a stretch of the chain that follows an entry already trusted."""
+    expected_seq, prev, count = first_seq, prev_hash, 0
     for e in entries:
         if e.seq != expected_seq:
             reason = (
@@ -195,9 +201,9 @@ _CHAIN_COLUMNS = (
 )
 
 
-def iter_chain(session: Session, batch: int = 5000) -> Iterator[Any]:
+def iter_chain(session: Session, batch: int = 5000, *, after: int = 0) -> Iterator[Any]:
     """Entries (as plain rows, not tracked objects) in seq order, in batches to keep memory flat."""
-    last = 0
+    last = after
     while True:
         rows = session.execute(
             select(*_CHAIN_COLUMNS).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -148,6 +149,41 @@ def validate_id_number(id_number: str, *, field: str = "id_number", today: date 
             code="id_number_check",
         )
     return normalised
+
+
+# --- phone numbers and bank accounts --------------------------------------------------------------
+
+_MOBILE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
+_LANDLINE = re.compile(r"(?:\+?86)?(0\d{2,3})-?(\d{7,8})")
+_ACCOUNT = re.compile(r"\d{8,32}")
+
+
+def validate_phone(phone: str, *, field: str = "phone") -> str:
+    """A mainland mobile (``13812345678``, ``+86 138 1234 5678``) or landline with area code
+    (``020-12345678``); returns ``13812345678`` or ``020-12345678``, or raises naming the field."""
+    compact = re.sub(r"[\s()]", "", unicodedata.normalize("NFKC", phone))
+    if mobile := _MOBILE.fullmatch(compact.replace("-", "")):
+        return mobile.group(1)
+    if landline := _LANDLINE.fullmatch(compact):
+        return f"{landline.group(1)}-{landline.group(2)}"
+    raise InvalidInput(
+        f"{field}: must be a mainland mobile number (11 digits starting 13-19, +86 optional) or a "
+        "landline with its area code (e.g. 020-12345678)",
+        field=field,
+        code="phone_format",
+    )
+
+
+def validate_account_number(account_number: str, *, field: str = "account_number") -> str:
+    """A bank account number: 8 to 32 digits once spaces and hyphens are removed; returns the digits."""
+    digits = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", account_number))
+    if not (_ACCOUNT.fullmatch(digits) and digits.isascii()):
+        raise InvalidInput(
+            f"{field}: must be 8 to 32 digits (spaces and hyphens are ignored)",
+            field=field,
+            code="account_number_format",
+        )
+    return digits
 
 
 # --- business licence -----------------------------------------------------------------------------

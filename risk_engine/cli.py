@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from compliance.cli import keys_app, report_app
 from risk_engine.db import get_database
 from risk_engine.errors import DomainError
 from risk_engine.settings import get_settings
@@ -23,6 +24,8 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(audit_app, name="audit")
 app.add_typer(demo_app, name="demo")
 app.add_typer(data_app, name="data")
+app.add_typer(keys_app, name="keys")
+app.add_typer(report_app, name="report")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -77,17 +80,29 @@ def clients_create(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the whole audit trail; exit 0 when intact, 1 naming the first bad entry."""
-    from compliance import audit
+def audit_verify(
+    jwks: Annotated[str | None, typer.Option(
+        "--jwks", help="check checkpoint signatures against this JWKS (file or URL), not the local keys",
+    )] = None,
+) -> None:
+    """Check the whole audit trail: the hash chain, the Merkle tree and every signed checkpoint.
+    Exit 0 when intact, 1 naming the first bad entry (or checkpoint)."""
+    from compliance import checkpoints
+    from compliance.cli import verification_jwks
 
+    try:
+        keyset = verification_jwks(jwks)
+    except ValueError as exc:
+        _fail(str(exc), code=2)
     with get_database().unit_of_work() as session:
-        report = audit.verify(session)
+        report = checkpoints.verify_trail(session, keyset)
     if report.intact:
-        typer.echo(json.dumps({"status": "intact", "entries": report.entries, "head_hash": report.head_hash}))
+        typer.echo(json.dumps({"status": "intact", "entries": report.entries, "head_hash": report.head_hash,
+                               "root_hash": report.root_hash, "checkpoints": report.checkpoints}))
         return
     typer.echo(json.dumps({"status": "broken", "entries_verified": report.entries,
-                           "first_bad_entry": report.problem.seq, "reason": report.problem.reason}))
+                           "first_bad_entry": report.problem.seq, "bad_checkpoint": report.problem.checkpoint,
+                           "reason": report.problem.reason}))
     typer.echo(f"audit trail broken: {report.problem}", err=True)
     raise typer.Exit(1)
 

@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     env: Literal["local", "test", "production"] = "local"
     database_url: str = DEFAULT_DATABASE_URL
     keys_dir: Path = Path("./var/keys")
+    blacklist_file: Path | None = Field(
+        default=None, description="KYB blacklist (.csv kind,number,reason or .json) screened at onboarding")
 
     # HTTP
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger request bodies get 413")

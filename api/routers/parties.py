@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
 
 from api.auth import AdminClient, AnyClient, Authenticator, PlatformClient, Principal, bank_scoped
-from api.deps import DbSession
+from api.deps import CurrentBlacklist, DbSession, Keys
 from api.idempotency import Idempotency
 from risk_engine.errors import NotFound
 from risk_engine.parties import service
@@ -64,10 +64,14 @@ def get_guarantor(guarantor_id: str, principal: PartyReader, session: DbSession)
 
 
 @router.post("/dealers", status_code=201, response_model=DealerOut, summary="Onboard a dealer (KYB checks)")
-def onboard_dealer(body: DealerIn, principal: PlatformClient, session: DbSession, idem: Idempotency) -> Response:
-    return idem.run(session, principal,
-                    lambda: DealerOut.model_validate(service.onboard_dealer(session, body, actor=principal.actor)),
-                    status_code=201)
+def onboard_dealer(body: DealerIn, principal: PlatformClient, session: DbSession, idem: Idempotency,
+                   keys: Keys, blacklist: CurrentBlacklist) -> Response:
+    return idem.run(
+        session, principal,
+        lambda: DealerOut.model_validate(
+            service.onboard_dealer(session, body, actor=principal.actor, keys=keys, blacklist=blacklist)),
+        status_code=201,
+    )
 
 
 @router.get("/dealers/{dealer_id}", response_model=DealerOut)
@@ -77,10 +81,11 @@ def get_dealer(dealer_id: str, principal: PartyReader, session: DbSession) -> De
 
 @router.post("/suppliers", status_code=201, response_model=SupplierOut, summary="Onboard a supplier")
 def onboard_supplier(body: SupplierIn, principal: PlatformClient, session: DbSession,
-                     idem: Idempotency) -> Response:
+                     idem: Idempotency, keys: Keys, blacklist: CurrentBlacklist) -> Response:
     return idem.run(
         session, principal,
-        lambda: SupplierOut.model_validate(service.onboard_supplier(session, body, actor=principal.actor)),
+        lambda: SupplierOut.model_validate(service.onboard_supplier(session, body, actor=principal.actor,
+                                                                    keys=keys, blacklist=blacklist)),
         status_code=201,
     )
 

@@ -79,6 +79,17 @@ class Dealer(Base):
     guarantor_id: Mapped[str | None] = mapped_column(ForeignKey("guarantor.id"), nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
 
+    # Personal data, only ever stored as compliance.fieldcrypt tokens (AES-256-GCM bound to table, column,
+    # row and key id); the *_index columns are blind indexes (HMAC) for exact-match lookups.
+    legal_rep_name_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    legal_rep_id_number_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    legal_rep_id_number_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    legal_rep_phone_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    account_number_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    account_number_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    erased_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True, doc="personal data erased; credit records kept under the dealer id")
+
 
 class Supplier(Base):
     """A supplier selling on the platform; in an order loan the bank pays it directly."""
@@ -92,3 +103,6 @@ class Supplier(Base):
     industry: Mapped[str | None] = mapped_column(String(64), nullable=True)
     whitelisted: Mapped[bool] = mapped_column(Boolean, default=False)
     onboarded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    account_number_enc: Mapped[str | None] = mapped_column(Text, nullable=True,
+                                                           doc="settlement account, fieldcrypt token")
+    account_number_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from compliance.schemas import OnboardingConsentIn
 from risk_engine.schemas import Money, PositiveMoney, Ratio, RequestModel, ResponseModel
 
 CreditCode = Annotated[
@@ -15,6 +16,22 @@ CreditCode = Annotated[
           description="unified social credit code (GB 32100-2015)", examples=["9144030071526726XG"]),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+AccountNumber = Annotated[
+    str,
+    Field(min_length=1, max_length=40, description="bank settlement account number (digits; spaces and "
+          "hyphens are ignored). Stored encrypted, never echoed", examples=["6222021001056789012"]),
+]
+
+
+class LegalRepresentativeIn(RequestModel):
+    """The dealer's legal representative (法定代表人). Personal data: stored encrypted, never echoed."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100, examples=["张伟"])]
+    id_number: Annotated[str, Field(min_length=1, max_length=32,
+                                    description="resident identity number (GB 11643-1999)",
+                                    examples=["11010519491231002X"])]
+    phone: Annotated[str, Field(min_length=1, max_length=32, description="mainland mobile (+86 optional) "
+                                "or landline with area code", examples=["13812345678"])]
 
 
 class BankIn(RequestModel):
@@ -84,8 +101,12 @@ class DealerIn(RequestModel):
     region: Annotated[str | None, Field(max_length=64)] = None
     industry: Annotated[str | None, Field(max_length=64)] = None
     registered_on: date = Field(description="business registration date")
-    licence_expires_on: date | None = Field(default=None, description="null for a long-term licence")
+    licence_expires_on: date | None = Field(default=None, description="null for a long-term licence; "
+                                            "an expired licence is refused")
     guarantor_id: str | None = None
+    legal_representative: LegalRepresentativeIn
+    account_number: AccountNumber | None = None
+    consent: OnboardingConsentIn = Field(description="the dealer's consent; must cover credit_scoring")
 
 
 class DealerOut(ResponseModel):
@@ -99,6 +120,8 @@ class DealerOut(ResponseModel):
     licence_expires_on: date | None
     guarantor_id: str | None
     onboarded_at: datetime
+    erased_at: datetime | None = Field(default=None,
+                                       description="set once the dealer's personal data is erased")
 
 
 class SupplierIn(RequestModel):
@@ -107,6 +130,8 @@ class SupplierIn(RequestModel):
     external_id: Annotated[str | None, Field(max_length=64)] = None
     industry: Annotated[str | None, Field(max_length=64)] = None
     whitelisted: bool = False
+    account_number: AccountNumber = Field(description="the account entrusted payments go to; stored "
+                                          "encrypted, never echoed")
 
 
 class SupplierOut(ResponseModel):

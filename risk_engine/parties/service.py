@@ -1,12 +1,14 @@
 """Onboarding and lookup of the parties. Services flush and audit; the caller commits."""
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance import audit, kyb
+from compliance import audit, consent, kyb, pii, screening
+from compliance.keys import KeyProvider
 from risk_engine.errors import Conflict, NotFound
 from risk_engine.ids import new_id
 from risk_engine.parties.models import Bank, Dealer, Guarantor, Supplier
@@ -54,29 +56,68 @@ def create_guarantor(session: Session, data: GuarantorIn, *, actor: str) -> Guar
     return guarantor
 
 
-def onboard_dealer(session: Session, data: DealerIn, *, actor: str) -> Dealer:
+def onboard_dealer(
+    session: Session,
+    data: DealerIn,
+    *,
+    actor: str,
+    keys: KeyProvider,
+    blacklist: kyb.Blacklist | None = None,
+    today: date | None = None,
+) -> Dealer:
+    """KYB-screen, record the dealer with its personal data encrypted, and its consent.
+
+    The audit entry names the personal fields held but never their values."""
     kyb.validate_credit_code(data.credit_code, field="credit_code")
+    rep = data.legal_representative
+    screened = screening.screen_dealer(
+        credit_code=data.credit_code, id_number=rep.id_number, phone=rep.phone,
+        account_number=data.account_number, licence_expires_on=data.licence_expires_on,
+        on=today or date.today(), blacklist=blacklist,
+    )
     _unique_credit_code(session, Dealer, data.credit_code, "dealer")
     _unique_external_id(session, Dealer, data.external_id, "dealer")
     if data.guarantor_id is not None and session.get(Guarantor, data.guarantor_id) is None:
         raise NotFound(f"no guarantor {data.guarantor_id}", field="guarantor_id")
-    dealer = Dealer(id=new_id("dlr"), **data.model_dump())
+    dealer = Dealer(id=new_id("dlr"), **data.model_dump(exclude=_DEALER_PERSONAL_AND_CONSENT))
+    pii.seal_legal_representative(keys, dealer, pii.LegalRepresentative(rep.name, screened.id_number,
+                                                                         screened.phone))
+    pii.seal_account_number(keys, dealer, screened.account_number)
     session.add(dealer)
     session.flush()
+    held = ["legal_representative.name", "legal_representative.id_number", "legal_representative.phone"]
+    held += ["account_number"] if screened.account_number else []
     audit.record(session, actor=actor, action="dealer.onboarded", subject_type="dealer", subject_id=dealer.id,
-                 payload=data.model_dump(mode="json"))
+                 payload=data.model_dump(mode="json", exclude=_DEALER_PERSONAL_AND_CONSENT)
+                 | {"personal_data_held": held, "licence_expiring_soon": screened.licence.expiring_soon})
+    consent.record_onboarding_consent(session, dealer.id, data.consent, actor=actor)
     return dealer
 
 
-def onboard_supplier(session: Session, data: SupplierIn, *, actor: str) -> Supplier:
+_DEALER_PERSONAL_AND_CONSENT = {"legal_representative", "account_number", "consent"}
+
+
+def onboard_supplier(
+    session: Session,
+    data: SupplierIn,
+    *,
+    actor: str,
+    keys: KeyProvider,
+    blacklist: kyb.Blacklist | None = None,
+) -> Supplier:
     kyb.validate_credit_code(data.credit_code, field="credit_code")
+    account = screening.screen_supplier(credit_code=data.credit_code, account_number=data.account_number,
+                                        blacklist=blacklist)
     _unique_credit_code(session, Supplier, data.credit_code, "supplier")
     _unique_external_id(session, Supplier, data.external_id, "supplier")
-    supplier = Supplier(id=new_id("sup"), **data.model_dump())
+    supplier = Supplier(id=new_id("sup"), **data.model_dump(exclude={"account_number"}))
+    pii.seal_account_number(keys, supplier, account)
     session.add(supplier)
     session.flush()
     audit.record(session, actor=actor, action="supplier.onboarded", subject_type="supplier",
-                 subject_id=supplier.id, payload=data.model_dump(mode="json"))
+                 subject_id=supplier.id,
+                 payload=data.model_dump(mode="json", exclude={"account_number"})
+                 | {"personal_data_held": ["account_number"]})
     return supplier
 
 

@@ -21,14 +21,13 @@ def append(db, n):
 
 
 def test_state_change_and_its_entry_commit_together(client, db):
-    from tests.factories import auth, credit_code, make_api_key
+    from tests.factories import auth, consent_body, dealer_body, make_api_key
 
     key = make_api_key(db, "platform")
-    r = client.post("/v1/dealers", headers=auth(key), json={"credit_code": credit_code(), "name": "D",
-                                                             "registered_on": "2018-01-01"})
+    r = client.post("/v1/dealers", headers=auth(key), json=dealer_body(consent=consent_body("credit_scoring")))
     with db.session() as s:
         entries = audit.entries_for(s, "dealer", r.json()["id"])
-    assert [e.action for e in entries] == ["dealer.onboarded"]
+    assert [e.action for e in entries] == ["dealer.onboarded", "consent.granted"]
     assert entries[0].actor.startswith("platform:")
 
 
@@ -75,7 +74,7 @@ def test_any_tampering_is_detected_and_named(db, kind, target):
             conn.execute(text("UPDATE audit_entry SET payload = :p WHERE seq = :s"), {"p": '{"i":999}', "s": target})
         elif kind == "change_actor":
             conn.execute(text("UPDATE audit_entry SET actor = 'mallory' WHERE seq = :s"), {"s": target})
-        elif kind == "delete":  # deleting the LAST entry is truncation: only a checkpoint can see it
+        elif kind == "delete":  # deleting the LAST entry is a truncation: test_compliance_checkpoints
             target = min(target, 5)
             conn.execute(text("DELETE FROM audit_entry WHERE seq = :s"), {"s": target})
         elif kind == "insert":

@@ -1,7 +1,7 @@
 """Every bad input gets a 4xx problem+json naming the field, never a 500."""
 import pytest
 
-from tests.factories import auth, credit_code, make_api_key
+from tests.factories import auth, credit_code, dealer_body, make_api_key
 
 PROBLEM = "application/problem+json"
 
@@ -12,7 +12,7 @@ def platform(db):
 
 
 def good_dealer():
-    return {"credit_code": credit_code(), "name": "广州建材经销部", "registered_on": "2018-05-01"}
+    return dealer_body(name="广州建材经销部", registered_on="2018-05-01")
 
 
 def test_valid_dealer_onboards(client, platform):

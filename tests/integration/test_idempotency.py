@@ -8,11 +8,12 @@ from api.models import IdempotencyRecord
 from compliance.models import AuditEntry
 from risk_engine.db import utcnow
 from risk_engine.parties.models import Dealer
-from tests.factories import auth, credit_code, make_api_key
+from tests.factories import auth, make_api_key
+from tests.factories import dealer_body as factory_dealer_body
 
 
 def dealer_body():
-    return {"credit_code": credit_code(), "name": "Dealer", "registered_on": "2018-05-01"}
+    return factory_dealer_body(name="Dealer", registered_on="2018-05-01")
 
 
 def count(db, model):

@@ -1,0 +1,227 @@
+"""A dealer's personal data: the officer's read, the export of everything held, and erasure.
+
+What erasure removes and what it keeps (PIPL Art. 47 with the retention duties of credit business):
+
+* ``personal_data`` — legal representative's name, identity number and phone, the account number,
+  free-text notes: **erasable**. Wiped with their blind indexes; the business name too when the dealer is
+  an individual business (个体工商户, credit code starting ``92``), whose name usually is a person's.
+* ``business_registration`` — credit code, name, region, industry, dates: **retained** (it identifies the
+  business, is public in the business register, and keeps a dealer from being onboarded twice).
+* ``consents`` — **retained**: the evidence that past processing was lawful. Erasure revokes every open one,
+  so scoring stops (``consent.require_consent`` raises from then on).
+* ``credit_records`` — audit entries, decisions, credit lines, loans: **retained_pseudonymised**. They
+  refer to the dealer only by its random id (``dlr_…``), which after erasure links to no person.
+* ``access_log`` — **retained**: who accessed the data is itself a record the law requires.
+
+Other domains add their sections (decisions, credit lines, loans) with ``register_export_section``.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from compliance import access_log, audit, consent, fieldcrypt, pii
+from compliance.access_log import Accessor
+from compliance.keys import KeyProvider
+from compliance.models import AccessLogEntry
+from risk_engine.db import utcnow
+from risk_engine.errors import Conflict, DomainError, NotFound
+from risk_engine.parties.models import Dealer
+
+ERASABLE, RETAINED, RETAINED_PSEUDONYMISED = "erasable", "retained", "retained_pseudonymised"
+INDIVIDUAL_BUSINESS_PREFIX = "92"
+
+
+class PersonalDataUnreadable(DomainError):
+    """Stored personal data that does not decrypt: a missing key or a tampered value. An incident."""
+
+    status = 500
+    title = "Personal data cannot be decrypted"
+    default_code = "personal_data_unreadable"
+
+
+@dataclass(frozen=True)
+class ExportSection:
+    name: str
+    handling: str  # erasable | retained | retained_pseudonymised
+    basis: str
+    collect: Callable[[Session, Dealer], Any]
+
+
+_EXTRA_SECTIONS: list[ExportSection] = []
+
+
+def register_export_section(section: ExportSection) -> None:
+    """For other domains (decisions, credit lines, loans): one more section in every export."""
+    if any(s.name == section.name for s in _EXTRA_SECTIONS):
+        return
+    _EXTRA_SECTIONS.append(section)
+
+
+def require_dealer(session: Session, dealer_id: str) -> Dealer:
+    dealer = session.get(Dealer, dealer_id)
+    if dealer is None:
+        raise NotFound(f"no dealer {dealer_id}")
+    return dealer
+
+
+def is_individual_business(dealer: Dealer) -> bool:
+    return dealer.credit_code.startswith(INDIVIDUAL_BUSINESS_PREFIX)
+
+
+def pseudonym_of(dealer: Dealer) -> str:
+    """The name the records carry after erasure: the dealer's random id, never derived from personal data."""
+    return f"erased dealer {dealer.id}"
+
+
+# --- the officer's read --------------------------------------------------------------------------
+
+
+def read_personal_data(
+    session: Session, keys: KeyProvider, dealer_id: str, principal: Accessor, *,
+    purpose: str | None = None, path: str | None = None,
+) -> dict[str, Any]:
+    """Decrypt the dealer's personal data for an officer or admin, and log the access.
+
+    A missing dealer is logged as ``not_found`` before ``NotFound`` is raised (the caller commits)."""
+    dealer = session.get(Dealer, dealer_id)
+    if dealer is None:
+        access_log.log_access(session, principal, "dealer.pii.read", "dealer", dealer_id, outcome="not_found",
+                              purpose=purpose, path=path)
+        raise NotFound(f"no dealer {dealer_id}")
+    access_log.log_access(session, principal, "dealer.pii.read", "dealer", dealer_id,
+                          {"fields": _held_fields(dealer)}, purpose=purpose, path=path)
+    return {"dealer_id": dealer.id, **_decrypted(keys, dealer), "erased_at": dealer.erased_at}
+
+
+def _decrypted(keys: KeyProvider, dealer: Dealer) -> dict[str, Any]:
+    try:
+        rep = pii.legal_representative_of(keys, dealer)
+        account = pii.account_number_of(keys, dealer)
+    except fieldcrypt.UndecryptableField as exc:
+        raise PersonalDataUnreadable(f"dealer {dealer.id}: {exc}") from None
+    return {"legal_representative": {"name": rep.name, "id_number": rep.id_number, "phone": rep.phone},
+            "account_number": account}
+
+
+def _held_fields(dealer: Dealer) -> list[str]:
+    names = {"legal_rep_name_enc": "legal_representative.name",
+             "legal_rep_id_number_enc": "legal_representative.id_number",
+             "legal_rep_phone_enc": "legal_representative.phone", "account_number_enc": "account_number"}
+    return [name for column, name in names.items() if getattr(dealer, column) is not None]
+
+
+# --- export --------------------------------------------------------------------------------------
+
+
+def _personal_data(keys: KeyProvider) -> Callable[[Session, Dealer], Any]:
+    def collect(session: Session, dealer: Dealer) -> Any:
+        return {**_decrypted(keys, dealer), "notes": dealer.notes}
+    return collect
+
+
+def _registration(session: Session, dealer: Dealer) -> Any:
+    return {
+        "id": dealer.id, "credit_code": dealer.credit_code, "name": dealer.name,
+        "external_id": dealer.external_id, "region": dealer.region, "industry": dealer.industry,
+        "registered_on": dealer.registered_on, "licence_expires_on": dealer.licence_expires_on,
+        "onboarded_at": dealer.onboarded_at, "guarantor_id": dealer.guarantor_id,
+    }
+
+
+def _consents(session: Session, dealer: Dealer) -> Any:
+    return [consent.consent_view(c) for c in consent.consents_of(session, dealer.id)]
+
+
+def _credit_records(session: Session, dealer: Dealer) -> Any:
+    return [
+        {"seq": e.seq, "recorded_at": e.recorded_at, "actor": e.actor, "action": e.action,
+         "payload": json.loads(e.payload), "entry_hash": e.entry_hash}
+        for e in audit.entries_for(session, "dealer", dealer.id)
+    ]
+
+
+def _accesses(session: Session, dealer: Dealer) -> Any:
+    rows = session.scalars(
+        select(AccessLogEntry)
+        .where(AccessLogEntry.subject_type == "dealer", AccessLogEntry.subject_id == dealer.id)
+        .order_by(AccessLogEntry.id)
+    )
+    return [access_log.entry_view(e) for e in rows]
+
+
+def _sections(keys: KeyProvider) -> list[ExportSection]:
+    return [
+        ExportSection("personal_data", ERASABLE,
+                      "PIPL Art. 47: erased on request once no longer needed for the stated purposes",
+                      _personal_data(keys)),
+        ExportSection("business_registration", RETAINED,
+                      "identifies the business, not a person; public in the business register; keeps the "
+                      "dealer from being onboarded twice (the name is erased for an individual business)",
+                      _registration),
+        ExportSection("consents", RETAINED, "evidence that past processing was lawful (PIPL Art. 13-14)",
+                      _consents),
+        ExportSection("credit_records", RETAINED_PSEUDONYMISED,
+                      "credit records kept for the statutory retention period, referring to the dealer "
+                      "only by its random id", _credit_records),
+        *_EXTRA_SECTIONS,
+        ExportSection("access_log", RETAINED, "record of every access to this dealer's personal data "
+                      "(PIPL Art. 51)", _accesses),
+    ]
+
+
+def export_dealer(
+    session: Session, keys: KeyProvider, dealer_id: str, principal: Accessor, *, path: str | None = None
+) -> dict[str, Any]:
+    """Everything held about the dealer, personal data decrypted, each section saying how erasure treats
+    it. Logged in the access log (the caller commits)."""
+    dealer = require_dealer(session, dealer_id)
+    access_log.log_access(session, principal, "dealer.export", "dealer", dealer_id,
+                          {"fields": _held_fields(dealer)}, path=path)
+    erased = dealer.erased_at is not None
+    return {
+        "dealer_id": dealer.id,
+        "exported_at": utcnow(),
+        "erased_at": dealer.erased_at,
+        "sections": {
+            s.name: {"handling": s.handling, "basis": s.basis,
+                     "erased": erased and s.handling == ERASABLE, "data": s.collect(session, dealer)}
+            for s in _sections(keys)
+        },
+    }
+
+
+# --- erasure -------------------------------------------------------------------------------------
+
+
+def erase_dealer(session: Session, dealer_id: str, reason: str, *, actor: str,
+                 at: datetime | None = None) -> dict[str, Any]:
+    """Wipe the dealer's personal data and blind indexes, revoke its consents, keep its credit records
+    under the pseudonym; audited as ``dealer.erased`` (which names fields, never values)."""
+    dealer = require_dealer(session, dealer_id)
+    if dealer.erased_at is not None:
+        raise Conflict(f"dealer {dealer_id} was already erased at {dealer.erased_at.isoformat()}",
+                       code="dealer_already_erased")
+    at = at or utcnow()
+    erased = pii.wipe_dealer(dealer)
+    if dealer.notes is not None:
+        dealer.notes = None
+        erased.append("notes")
+    if is_individual_business(dealer):
+        dealer.name = pseudonym_of(dealer)
+        erased.append("name")
+    dealer.erased_at = at
+    session.flush()
+    revoked = consent.revoke_all(session, dealer.id, f"erasure: {reason}", actor=actor, at=at)
+    retained = ["business_registration", "consents", "credit_records", "access_log"]
+    audit.record(session, actor=actor, action="dealer.erased", subject_type="dealer", subject_id=dealer.id,
+                 payload={"reason": reason, "erased": erased, "retained": retained,
+                          "consents_revoked": [c.id for c in revoked], "pseudonym": pseudonym_of(dealer)})
+    return {"dealer_id": dealer.id, "erased_at": at, "pseudonym": pseudonym_of(dealer), "erased": erased,
+            "retained": retained, "consents_revoked": [c.id for c in revoked]}

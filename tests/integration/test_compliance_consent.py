@@ -1,0 +1,233 @@
+"""Consent gates every use of a dealer's data; export shows everything held; erasure keeps credit records."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from compliance import consent
+from compliance.models import AuditEntry, DealerConsent
+from risk_engine.parties.models import Dealer
+from tests.factories import auth, consent_body, dealer_body, make_api_key, make_dealer
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def platform(db):
+    return auth(make_api_key(db, "platform"))
+
+
+@pytest.fixture
+def admin(db):
+    return auth(make_api_key(db, "admin"))
+
+
+def require(db, dealer_id, purpose="credit_scoring", at=None):
+    with db.session() as s:
+        return consent.require_consent(s, dealer_id, purpose, at or datetime.now(UTC))
+
+
+# --- pure rules -----------------------------------------------------------------------------------------
+
+
+class Terms:
+    def __init__(self, purpose="credit_scoring", granted=-10, expires=None, revoked=None):
+        day = timedelta(days=1)
+        self.purpose, self.granted_at = purpose, NOW + granted * day
+        self.expires_at = None if expires is None else NOW + expires * day
+        self.revoked_at = None if revoked is None else NOW + revoked * day
+
+
+@pytest.mark.parametrize("terms, status", [
+    (Terms(), "active"), (Terms(granted=1), "pending"), (Terms(expires=-1), "expired"),
+    (Terms(expires=1), "active"), (Terms(revoked=-1), "revoked"), (Terms(revoked=1), "active"),
+])
+def test_consent_status_at_a_moment(terms, status):
+    assert consent.consent_status(terms, NOW) == status
+
+
+def test_only_a_consent_for_the_same_purpose_counts():
+    assert consent.valid_consent([Terms("loan_monitoring")], "credit_scoring", NOW) is None
+    assert consent.valid_consent([Terms("credit_scoring", revoked=-1), Terms()], "credit_scoring", NOW)
+
+
+# --- onboarding -------------------------------------------------------------------------------------------
+
+
+def test_onboarding_requires_consent_for_credit_scoring(client, platform):
+    body = dealer_body()
+    del body["consent"]
+    r = client.post("/v1/dealers", headers=platform, json=body)
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["body.consent"]
+    r = client.post("/v1/dealers", headers=platform,
+                    json=dealer_body(consent=consent_body("loan_monitoring")))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.consent.purposes"
+    future = (NOW + timedelta(days=2)).isoformat()
+    r = client.post("/v1/dealers", headers=platform,
+                    json=dealer_body(consent=consent_body(granted_at=future)))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.consent.granted_at"
+
+
+def test_onboarding_records_one_consent_per_purpose_and_scoring_is_allowed(client, db, platform):
+    r = client.post("/v1/dealers", headers=platform,
+                    json=dealer_body(consent=consent_body("credit_scoring", "data_sharing_with_bank")))
+    dealer_id = r.json()["id"]
+    listed = client.get(f"/v1/dealers/{dealer_id}/consents", headers=platform).json()
+    assert sorted((c["purpose"], c["status"]) for c in listed) == [
+        ("credit_scoring", "active"), ("data_sharing_with_bank", "active")]
+    assert require(db, dealer_id).purpose == "credit_scoring"
+    with pytest.raises(consent.ConsentMissing) as refused:
+        require(db, dealer_id, "loan_monitoring")
+    assert refused.value.status == 403 and refused.value.code == "consent_missing"
+
+
+# --- grant and revoke ------------------------------------------------------------------------------------
+
+
+def test_revocation_blocks_scoring_from_then_on(client, db, platform):
+    dealer = make_dealer(db)
+    (scoring,) = [c for c in client.get(f"/v1/dealers/{dealer.id}/consents", headers=platform).json()
+                  if c["purpose"] == "credit_scoring"]
+    before = datetime.now(UTC)
+    r = client.post(f"/v1/dealers/{dealer.id}/consents/{scoring['id']}/revocation", headers=platform,
+                    json={"reason": "dealer withdrew consent by letter 2026-11-20"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "revoked"
+    with pytest.raises(consent.ConsentMissing):
+        require(db, dealer.id)
+    assert require(db, dealer.id, at=before - timedelta(seconds=1))  # a decision made before still stands
+    again = client.post(f"/v1/dealers/{dealer.id}/consents/{scoring['id']}/revocation", headers=platform,
+                        json={"reason": "twice"})
+    assert again.status_code == 409 and again.json()["code"] == "consent_already_revoked"
+    with db.session() as s:
+        actions = [e.action for e in s.query(AuditEntry).filter(AuditEntry.subject_id == dealer.id)]
+    assert actions.count("consent.revoked") == 1
+
+    r = client.post(f"/v1/dealers/{dealer.id}/consents", headers=platform, json={
+        "purpose": "credit_scoring", "scope": "renewed", "evidence": "esign:renewal",
+        "granted_at": datetime.now(UTC).isoformat(), "expires_at": (NOW + timedelta(days=365)).isoformat()})
+    assert r.status_code == 201, r.text
+    assert require(db, dealer.id).id == r.json()["id"]
+
+
+def test_an_expired_consent_no_longer_allows_scoring(db):
+    dealer = make_dealer(db, consent=consent_body(granted_at="2024-01-01T00:00:00Z",
+                                                  expires_at="2025-01-01T00:00:00Z"))
+    assert require(db, dealer.id, at=datetime(2024, 6, 1, tzinfo=UTC))
+    with pytest.raises(consent.ConsentMissing):
+        require(db, dealer.id)
+
+
+def test_consents_of_another_dealer_or_a_missing_one_are_404(client, db, platform):
+    a, b = make_dealer(db), make_dealer(db)
+    (first, *_) = client.get(f"/v1/dealers/{a.id}/consents", headers=platform).json()
+    r = client.post(f"/v1/dealers/{b.id}/consents/{first['id']}/revocation", headers=platform,
+                    json={"reason": "x"})
+    assert r.status_code == 404
+    assert client.get("/v1/dealers/dlr_missing/consents", headers=platform).status_code == 404
+    grant = {"purpose": "credit_scoring", "scope": "s", "evidence": "e", "granted_at": NOW.isoformat()}
+    assert client.post("/v1/dealers/dlr_missing/consents", headers=platform, json=grant).status_code == 404
+
+
+# --- export and erasure ------------------------------------------------------------------------------------
+
+
+def test_export_holds_everything_and_says_what_erasure_would_do(client, db, platform, admin):
+    rep = {"name": "王五", "id_number": "11010519491231002X", "phone": "13712345678"}
+    dealer_id = client.post("/v1/dealers", headers=platform, json=dealer_body(
+        legal_representative=rep, account_number="6222000011110000")).json()["id"]
+    r = client.get(f"/v1/dealers/{dealer_id}/export", headers=admin)
+    assert r.status_code == 200, r.text
+    sections = r.json()["sections"]
+    assert sections["personal_data"]["handling"] == "erasable"
+    assert sections["personal_data"]["data"]["legal_representative"] == rep
+    assert sections["business_registration"]["handling"] == "retained"
+    assert sections["credit_records"]["handling"] == "retained_pseudonymised"
+    assert [e["action"] for e in sections["credit_records"]["data"]][0] == "dealer.onboarded"
+    assert len(sections["consents"]["data"]) == 3
+    assert client.get(f"/v1/dealers/{dealer_id}/export", headers=platform).status_code == 403
+    log = client.get(f"/v1/access-log?subject={dealer_id}&action=dealer.export", headers=admin).json()
+    assert len(log["items"]) == 1
+
+
+def test_erasure_wipes_personal_data_keeps_credit_records_and_stops_scoring(client, db, platform, admin):
+    rep = {"name": "赵六", "id_number": "11010519491231002X", "phone": "13712345678"}
+    dealer_id = client.post("/v1/dealers", headers=platform, json=dealer_body(
+        legal_representative=rep, account_number="6222000011110000")).json()["id"]
+    r = client.post(f"/v1/dealers/{dealer_id}/erasure", headers=admin | {"Idempotency-Key": "erase-1"},
+                    json={"reason": "data subject request DSR-42"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body["erased"]) == {"legal_representative.name", "legal_representative.id_number",
+                                   "legal_representative.phone", "account_number"}
+    assert "credit_records" in body["retained"] and len(body["consents_revoked"]) == 3
+
+    with db.session() as s:
+        dealer = s.get(Dealer, dealer_id)
+        assert dealer.legal_rep_id_number_enc is None and dealer.legal_rep_id_number_index is None
+        assert dealer.account_number_index is None and dealer.erased_at is not None
+        assert all(c.revoked_at is not None for c in s.query(DealerConsent).filter_by(dealer_id=dealer_id))
+    with pytest.raises(consent.ConsentMissing):
+        require(db, dealer_id)
+
+    export = client.get(f"/v1/dealers/{dealer_id}/export", headers=admin).json()
+    assert export["erased_at"] is not None
+    personal = export["sections"]["personal_data"]
+    assert personal["erased"] is True
+    assert personal["data"]["legal_representative"] == {"name": None, "id_number": None, "phone": None}
+    assert export["sections"]["credit_records"]["erased"] is False
+    assert "dealer.erased" in [e["action"] for e in export["sections"]["credit_records"]["data"]]
+    assert rep["id_number"] not in str(export)
+
+    again = client.post(f"/v1/dealers/{dealer_id}/erasure", headers=admin, json={"reason": "again"})
+    assert again.status_code == 409 and again.json()["code"] == "dealer_already_erased"
+    replay = client.post(f"/v1/dealers/{dealer_id}/erasure", headers=admin | {"Idempotency-Key": "erase-1"},
+                         json={"reason": "data subject request DSR-42"})
+    assert replay.status_code == 200 and replay.content == r.content
+    new_consent = {"purpose": "credit_scoring", "scope": "s", "evidence": "e", "granted_at": NOW.isoformat()}
+    r = client.post(f"/v1/dealers/{dealer_id}/consents", headers=platform, json=new_consent)
+    assert r.status_code == 409 and r.json()["code"] == "dealer_erased"
+    assert client.get(f"/v1/dealers/{dealer_id}", headers=platform).json()["erased_at"] is not None
+
+
+def test_an_individual_business_loses_its_name_to_the_pseudonym(client, db, platform, admin):
+    from compliance.kyb import compute_credit_code_check_char
+
+    body17 = "92440300MA5F00001"
+    dealer = make_dealer(db, credit_code=body17 + compute_credit_code_check_char(body17),
+                         name="张三建材经营部")
+    r = client.post(f"/v1/dealers/{dealer.id}/erasure", headers=admin, json={"reason": "DSR"})
+    assert "name" in r.json()["erased"]
+    shown = client.get(f"/v1/dealers/{dealer.id}", headers=platform).json()
+    assert shown["name"] == f"erased dealer {dealer.id}"
+
+
+def test_erasure_is_for_admins(client, db, platform):
+    dealer = make_dealer(db)
+    r = client.post(f"/v1/dealers/{dealer.id}/erasure", headers=platform, json={"reason": "x"})
+    assert r.status_code == 403
+
+
+# --- the access log ----------------------------------------------------------------------------------------
+
+
+def test_the_access_log_filters_by_client_subject_and_time(client, db, admin):
+    officer_key = make_api_key(db, "risk_officer", name="officer A")
+    other_key = make_api_key(db, "risk_officer", name="officer B")
+    a, b = make_dealer(db, keys=client.app.state.keys), make_dealer(db, keys=client.app.state.keys)
+    client.get(f"/v1/dealers/{a.id}/pii", headers=auth(officer_key))
+    client.get(f"/v1/dealers/{b.id}/pii", headers=auth(officer_key))
+    client.get(f"/v1/dealers/{a.id}/pii", headers=auth(other_key))
+    everything = client.get("/v1/access-log", headers=admin).json()["items"]
+    assert len(everything) == 3
+    officer_a = everything[0]["client_id"]
+    mine = client.get(f"/v1/access-log?client={officer_a}", headers=admin).json()["items"]
+    assert {e["subject_id"] for e in mine} == {a.id, b.id}
+    about_a = client.get(f"/v1/access-log?subject={a.id}", headers=admin).json()["items"]
+    assert len(about_a) == 2
+    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    assert client.get("/v1/access-log", headers=admin, params={"since": later}).json()["items"] == []
+    page = client.get("/v1/access-log?limit=2", headers=admin).json()
+    assert len(page["items"]) == 2 and page["next_after"] is not None
+    rest = client.get(f"/v1/access-log?limit=2&after={page['next_after']}", headers=admin).json()
+    assert len(rest["items"]) == 1 and rest["next_after"] is None
+    assert client.get("/v1/access-log", headers=auth(officer_key)).status_code == 403
