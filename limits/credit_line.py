@@ -19,6 +19,8 @@ renew       expires_on = new date               line closed
 freeze      active → frozen                     not active (illegal_transition)
 unfreeze    frozen → active                     not frozen (illegal_transition)
 close       active/frozen → closed              closed already; reserved > 0 (reservations_open)
+reopen      closed → active, new limit/expiry   not closed (illegal_transition); new limit < the
+                                                utilised still running off (limit_below_exposure)
 =========== =================================== ==============================================
 
 Design choices:
@@ -176,6 +178,18 @@ class CreditLine:
             raise Conflict(f"release or utilise the reserved {self.reserved} before closing",
                            field="reserved", code="reservations_open")
         return replace(self, status=LineStatus.CLOSED)
+
+    def reopen(self, new_limit: Decimal, expires_on: dt.date | None = None) -> CreditLine:
+        """A new approval for a closed line: active again with a fresh limit and expiry."""
+        new_limit = money(new_limit, "limit", allow_zero=True)
+        if self.status is not LineStatus.CLOSED:
+            raise IllegalTransition(f"only a closed line can be reopened; this one is {self.status}",
+                                    field="status")
+        if new_limit < self.exposure:
+            raise Conflict(f"the new limit {new_limit} is below the exposure of {self.exposure}",
+                           field="limit", code="limit_below_exposure",
+                           extra={"exposure": str(self.exposure)})
+        return replace(self, limit=new_limit, status=LineStatus.ACTIVE, expires_on=expires_on)
 
     def to_json(self) -> dict:
         return {

@@ -11,7 +11,7 @@ product_cap         the bank product's cap
 bank_quota          what is left of the bank's quota for the platform
 requested           the amount the dealer asked for (never grant more than asked)
 guarantee_backed    committed guarantee ÷ required coverage ratio (0 when the product requires a
-                    guarantee and none is given)
+                    guarantee and none is given; absent when the guarantee names no amount)
 guarantor_capacity  (guarantee already in place for this line + the guarantor's regulatory
                     headroom) ÷ coverage ratio (see ``limits.guarantees``)
 overlay_cap         the tightest amount cap of the fired overlay rules
@@ -117,14 +117,15 @@ def notch_grade(grade: str, notches: int, scale: tuple[str, ...] = MASTER_SCALE)
 class GuaranteeSupport:
     """The guarantee behind a line.
 
-    ``committed_amount``: the guarantee the guarantor agreed to give for this line;
+    ``committed_amount``: the guarantee the guarantor agreed to give for this line (``None``: no agreed
+    amount, only the regulatory capacity limits it);
     ``coverage_ratio``: the share of the exposure the bank wants guaranteed (0 < ratio ≤ 1);
     ``regulatory_headroom``: how much more the guarantor may legally guarantee this dealer
     (``guarantee_capacity(...).headroom``), ``None`` when not assessed;
     ``in_place``: the guarantee for this line already counted in the guarantor's balances (re-rating).
     """
 
-    committed_amount: Decimal
+    committed_amount: Decimal | None
     coverage_ratio: Decimal = Decimal("1")
     regulatory_headroom: Decimal | None = None
     in_place: Decimal = ZERO
@@ -201,7 +202,8 @@ def assign_limit(request: LimitRequest, table: GradePolicyTable = DEFAULT_GRADE_
         candidates["requested"] = request.requested_amount
     guarantee = request.guarantee
     if guarantee is not None:
-        candidates["guarantee_backed"] = guarantee.committed_amount / guarantee.coverage_ratio
+        if guarantee.committed_amount is not None:
+            candidates["guarantee_backed"] = guarantee.committed_amount / guarantee.coverage_ratio
         if guarantee.regulatory_headroom is not None:
             candidates["guarantor_capacity"] = (
                 (guarantee.in_place + guarantee.regulatory_headroom) / guarantee.coverage_ratio

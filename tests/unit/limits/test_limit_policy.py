@@ -85,6 +85,13 @@ def test_the_guarantors_regulatory_headroom_binds():
     assert decision.limit == D("100000.00")  # (40k in place + 40k headroom) / 0.8
 
 
+def test_a_guarantee_without_an_agreed_amount_is_limited_by_regulatory_capacity_only():
+    guarantee = GuaranteeSupport(committed_amount=None, coverage_ratio=D("0.5"), regulatory_headroom=D("50000.00"))
+    decision = assign_limit(request(guarantee=guarantee))
+    assert "guarantee_backed" not in decision.candidates
+    assert decision.binding == "guarantor_capacity" and decision.limit == D("100000.00")
+
+
 def test_an_overlay_amount_cap_binds():
     decision = assign_limit(request(overlay_cap=D("90000.00")))
     assert decision.binding == "overlay_cap" and decision.limit == D("90000.00")
