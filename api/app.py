@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.observability import BodySizeLimit, Metrics, RequestObservability
-from api.routers import audit, compliance, ops, parties, trade
+from api.routers import audit, compliance, decisions, ops, parties, reviews, rulesets, trade
 from compliance.keys import FileKeyProvider
 from compliance.screening import BlacklistSource
 from risk_engine.db import Database, get_database
@@ -34,6 +34,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(ops.router)
     app.include_router(parties.router)
     app.include_router(trade.router)
+    app.include_router(decisions.router)
+    app.include_router(reviews.router)
+    app.include_router(rulesets.router)
     app.include_router(audit.router)
     app.include_router(compliance.router)
     # Outermost last: observability sees every request, including those the size limit refuses.

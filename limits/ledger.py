@@ -132,14 +132,28 @@ def line_json(line: CreditLineRecord) -> dict[str, Any]:
 def lock_bank_quota(session: Session, bank_id: str) -> Decimal:
     """Lock the bank's allocation row (PostgreSQL) and return its remaining quota (may be negative when the
     quota was lowered below what is allocated). Take this before any audit entry of the transaction."""
-    _ensure_allocation(session, bank_id)
-    row = session.execute(
+    statement = (
         select(Bank.quota, BankAllocation.allocated)
         .join(BankAllocation, BankAllocation.bank_id == Bank.id)
         .where(Bank.id == bank_id)
         .with_for_update(of=BankAllocation)
-    ).one()
+    )
+    row = session.execute(statement).first()
+    if row is None:  # the bank's first line
+        _ensure_allocation(session, bank_id)
+        row = session.execute(statement).one()
+    _held_quota_locks(session).add(bank_id)
     return row.quota - row.allocated
+
+
+def _held_quota_locks(session: Session) -> set[str]:
+    """The banks whose quota row this transaction has locked (row locks last until it ends)."""
+    transaction = session.get_transaction()
+    held = session.info.get("ledger.quota_locks")
+    if held is None or held[0] is not transaction:
+        held = (transaction, set())
+        session.info["ledger.quota_locks"] = held
+    return held[1]
 
 
 def remaining_quota(session: Session, bank_id: str) -> Decimal:
@@ -166,23 +180,26 @@ def _allocate(session: Session, bank_id: str, delta: Decimal) -> None:
     """Move the bank's allocated quota by ``delta``; growth must fit within the quota."""
     if delta == 0:
         return
-    _ensure_allocation(session, bank_id)
-    statement = (
-        update(ALLOCATION)
-        .where(ALLOCATION.c.bank_id == bank_id)
-        .values(allocated=_fen(ALLOCATION.c.allocated + delta))
+    statement = update(ALLOCATION).where(ALLOCATION.c.bank_id == bank_id).values(
+        allocated=_fen(ALLOCATION.c.allocated + delta)
     )
     if delta > 0:
         quota = select(Bank.quota).where(Bank.id == bank_id).scalar_subquery()
         statement = statement.where(_fen(ALLOCATION.c.allocated + delta) <= _fen(quota))
-    if session.execute(statement).rowcount != 1:
-        remaining = remaining_quota(session, bank_id)
-        raise Conflict(
-            f"a limit {delta} higher exceeds the bank's remaining quota of {max(remaining, ZERO)}",
-            field="limit",
-            code="bank_quota_exceeded",
-            extra={"remaining_quota": str(max(remaining, ZERO))},
-        )
+    if session.execute(statement).rowcount == 1:
+        return
+    exists = session.scalar(select(ALLOCATION.c.bank_id).where(ALLOCATION.c.bank_id == bank_id))
+    if exists is None:  # the bank's first line
+        _ensure_allocation(session, bank_id)
+        if session.execute(statement).rowcount == 1:
+            return
+    remaining = remaining_quota(session, bank_id)
+    raise Conflict(
+        f"a limit {delta} higher exceeds the bank's remaining quota of {max(remaining, ZERO)}",
+        field="limit",
+        code="bank_quota_exceeded",
+        extra={"remaining_quota": str(max(remaining, ZERO))},
+    )
 
 
 # --------------------------------------------------------------------------- movements
@@ -463,11 +480,13 @@ class _Locked:
 
 
 def _lock_for_limit_change(session: Session, line_id: str) -> _Locked:
-    """Lock the bank's allocation row, then the line (the lock order every limit change follows)."""
+    """Lock the bank's allocation row (unless this transaction holds it already), then the line: the lock
+    order every limit change follows."""
     bank_id = session.scalar(select(LINE.c.bank_id).where(LINE.c.id == line_id))
     if bank_id is None:
         raise NotFound(f"no credit line {line_id}", field="line_id")
-    lock_bank_quota(session, bank_id)
+    if bank_id not in _held_quota_locks(session):
+        lock_bank_quota(session, bank_id)
     row = session.execute(select(LINE).where(LINE.c.id == line_id).with_for_update()).one()
     return _Locked(bank_id, _model_of(row))
 

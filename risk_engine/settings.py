@@ -1,6 +1,7 @@
 """The one settings object. Read from the environment (prefix ``RISK_``) once, via ``get_settings()``."""
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -30,6 +31,14 @@ class Settings(BaseSettings):
 
     # SQLite
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    # Decision core (risk_engine.decisions, limits)
+    override_second_approval_above: Decimal = Field(
+        default=Decimal("500000.00"), ge=0, max_digits=18, decimal_places=2,
+        description="a review override raising a line's limit above this (CNY) needs a second officer")
+    credit_line_term_days: int = Field(
+        default=365, ge=1, le=3650, description="an approved line expires this many days after its decision"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -1,0 +1,414 @@
+"""The credit-limit decision through the service and over HTTP: each constraint that can bind the limit,
+the outcomes, the record it leaves (inputs, explanation, audit), the ledger change, and who may see it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from compliance import audit, consent
+from compliance.audit import canonical_json
+from compliance.models import AuditEntry
+from limits import ledger
+from limits.models import CreditLineRecord
+from limits.policy import DEFAULT_GRADE_POLICIES
+from risk_engine.decisions import service
+from risk_engine.decisions.models import Decision, ReviewCase
+from risk_engine.decisions.schemas import CreditLimitRequestIn
+from tests.decision_support import DictFeatureSource, tiny_xgb_scorer
+from tests.factories import auth, make_api_key, make_bank, make_dealer, make_guarantor
+
+D = Decimal
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+BAD_BUT_NO_RULE_FIRES = dict(
+    max_payment_delay_days_12m=30, on_time_payment_ratio_12m=0.2, tenure_months=12, return_rate_6m=0.15
+)
+
+
+@pytest.fixture
+def features():
+    return DictFeatureSource()
+
+
+def decide(db, dealer, bank, features, **request) -> Decision:
+    with db.unit_of_work() as s:
+        return service.decide_credit_limit(
+            s,
+            CreditLimitRequestIn(dealer_id=dealer.id, bank_id=bank.id, **request),
+            scorer=tiny_xgb_scorer(),
+            features=features,
+            clock=lambda: NOW,
+            actor="platform:test",
+        )
+
+
+def line_of(db, dealer, bank) -> CreditLineRecord | None:
+    with db.session() as s:
+        return ledger.find_line(s, dealer.id, bank.id)
+
+
+# --------------------------------------------------------------------------- each binding constraint
+
+
+def test_average_purchases_times_the_grade_multiple_bind_a_sound_dealer(db, features):
+    bank, dealer = make_bank(db), make_dealer(db)
+    decision = decide(db, dealer, bank, features)
+    policy = DEFAULT_GRADE_POLICIES.policy(decision.grade)
+    assert decision.outcome == "approve" and decision.binding_constraint == "capacity"
+    assert decision.limit == D("300000.00") * policy.purchase_multiple  # 3.6M a year over 12 months
+    line = line_of(db, dealer, bank)
+    assert (line.limit, line.grade, line.status) == (decision.limit, decision.grade, "active")
+    assert line.expires_on == (NOW + timedelta(days=365)).date()
+
+
+def test_the_grade_cap_binds_a_dealer_buying_a_lot(db, features):
+    bank, dealer = make_bank(db, max_line_amount=D("9000000.00")), make_dealer(db)
+    features.set(dealer.id, purchase_amount_12m=60_000_000.0, purchase_amount_3m=15_000_000.0)
+    decision = decide(db, dealer, bank, features)
+    assert decision.binding_constraint == "grade_cap"
+    assert decision.limit == DEFAULT_GRADE_POLICIES.policy(decision.grade).cap
+
+
+def test_the_bank_products_cap_binds(db, features):
+    bank, dealer = make_bank(db, max_line_amount=D("250000.00")), make_dealer(db)
+    decision = decide(db, dealer, bank, features)
+    assert (decision.outcome, decision.binding_constraint, decision.limit) == (
+        "approve",
+        "product_cap",
+        D("250000.00"),
+    )
+
+
+def test_the_banks_remaining_quota_binds(db, features):
+    bank = make_bank(db, quota=D("250000.00"))
+    other, dealer = make_dealer(db), make_dealer(db)
+    with db.unit_of_work() as s:
+        ledger.open_line(
+            s,
+            dealer_id=other.id,
+            bank_id=bank.id,
+            limit=D("100000.00"),
+            cause=ledger.Cause("test", "t"),
+            actor="test",
+        )
+    decision = decide(db, dealer, bank, features)
+    assert (decision.binding_constraint, decision.limit) == ("bank_quota", D("150000.00"))
+    with db.session() as s:
+        assert ledger.remaining_quota(s, bank.id) == D("0.00")
+
+
+def test_a_re_rating_counts_the_lines_own_limit_as_available_quota(db, features):
+    bank, dealer = make_bank(db, quota=D("700000.00")), make_dealer(db)
+    first = decide(db, dealer, bank, features)
+    second = decide(db, dealer, bank, features)
+    assert (
+        first.limit == second.limit
+        and second.outcome == "approve"
+        and second.binding_constraint == "capacity"
+    )
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(CreditLineRecord)) == 1
+        assert ledger.remaining_quota(s, bank.id) == D("700000.00") - second.limit
+
+
+def test_the_dealer_never_gets_more_than_it_asked_for(db, features):
+    bank, dealer = make_bank(db), make_dealer(db)
+    decision = decide(db, dealer, bank, features, requested_amount=D("123456.78"))
+    assert (decision.binding_constraint, decision.limit) == ("requested", D("123456.78"))
+
+
+def test_the_guarantee_backed_share_binds(db, features):
+    guarantor = make_guarantor(db, coverage_ratio=D("0.50"))
+    bank, dealer = make_bank(db), make_dealer(db, guarantor_id=guarantor.id)
+    decision = decide(db, dealer, bank, features, guarantee_amount=D("50000.00"))
+    assert (decision.binding_constraint, decision.limit) == ("guarantee_backed", D("100000.00"))
+
+
+def test_the_guarantors_regulatory_capacity_binds(db, features):
+    # 10 % of 1M net assets for one client = 100k of guarantee, at 50 % coverage: a 200k line
+    guarantor = make_guarantor(db, net_assets=D("1000000.00"), coverage_ratio=D("0.50"))
+    bank, dealer = make_bank(db), make_dealer(db, guarantor_id=guarantor.id)
+    decision = decide(db, dealer, bank, features)
+    assert (decision.binding_constraint, decision.limit) == ("guarantor_capacity", D("200000.00"))
+    capacity = json.loads(decision.inputs)["guarantor_capacity"]
+    assert capacity["binding"] == "single_party" and capacity["headroom"] == "100000.00"
+    # the same guarantor has 15 % for the group, 10 % for one client: a second bank gets nothing more
+    second_bank = make_bank(db)
+    again = decide(db, dealer, second_bank, features)
+    assert again.outcome == "decline" and "KO_GUARANTOR_OVER_CAPACITY" in json.loads(again.reason_codes)
+
+
+def test_an_overlay_cap_binds_a_dealer_new_to_the_platform(db, features):
+    bank, dealer = make_bank(db), make_dealer(db)
+    features.set(dealer.id, tenure_months=9)
+    decision = decide(db, dealer, bank, features)
+    assert (decision.binding_constraint, decision.limit) == ("overlay_cap", D("200000.00"))
+    assert "OV_NEW_DEALER_CAP" in json.loads(decision.rule_results)["overlay_codes"]
+
+
+def test_an_overlay_fraction_halves_the_limit_of_a_concentrated_buyer(db, features):
+    bank, dealer = make_bank(db), make_dealer(db)
+    features.set(dealer.id, supplier_hhi_12m=0.8)
+    decision = decide(db, dealer, bank, features)
+    multiple = DEFAULT_GRADE_POLICIES.policy(decision.grade).purchase_multiple
+    assert decision.binding_constraint == "overlay_fraction"
+    assert decision.limit == (D("300000.00") * multiple / 2).quantize(D("0.01"))
+
+
+def test_an_ineligible_grade_is_declined_and_says_so(db, features):
+    bank, dealer = make_bank(db), make_dealer(db)
+    features.set(dealer.id, **BAD_BUT_NO_RULE_FIRES)
+    decision = decide(db, dealer, bank, features)
+    assert decision.grade in ("CCC", "CC", "C/D")
+    assert (decision.outcome, decision.binding_constraint, decision.limit) == (
+        "decline",
+        "grade_eligibility",
+        0,
+    )
+    assert json.loads(decision.reason_codes) == ["GRADE_NOT_ELIGIBLE"]
+    assert line_of(db, dealer, bank) is None
+
+
+def test_an_exhausted_bank_quota_declines_naming_the_quota(db, features):
+    bank = make_bank(db, quota=D("100000.00"))
+    with db.unit_of_work() as s:
+        ledger.open_line(
+            s,
+            dealer_id=make_dealer(db).id,
+            bank_id=bank.id,
+            limit=D("100000.00"),
+            cause=ledger.Cause("test", "t"),
+            actor="test",
+        )
+    decision = decide(db, make_dealer(db), bank, features)
+    assert (decision.outcome, decision.binding_constraint) == ("decline", "bank_quota")
+    assert json.loads(decision.reason_codes) == ["NO_LIMIT_AVAILABLE"]
+
+
+# --------------------------------------------------------------------------- outcomes and the record
+
+
+def test_a_knock_out_declines_with_its_reason_and_changes_no_line(db, features):
+    bank, dealer = make_bank(db), make_dealer(db)
+    features.set(dealer.id, current_days_past_due=45)
+    decision = decide(db, dealer, bank, features)
+    assert decision.outcome == "decline" and decision.limit == 0
+    assert "KO_DPD_OVER_30" in json.loads(decision.reason_codes)
+    assert line_of(db, dealer, bank) is None
+
+
+def test_a_referral_opens_a_review_case_with_the_proposed_limit_and_no_line(db, features):
+    bank, dealer = make_bank(db), make_dealer(db)
+    features.set(dealer.id, current_days_past_due=10)
+    decision = decide(db, dealer, bank, features)
+    assert decision.outcome == "refer" and json.loads(decision.reason_codes) == ["REF_DPD_1_30"]
+    assert decision.limit > 0 and line_of(db, dealer, bank) is None
+    with db.session() as s:
+        case = s.scalars(select(ReviewCase).where(ReviewCase.decision_id == decision.id)).one()
+        assert (case.status, case.proposed_limit) == ("open", decision.limit)
+
+
+def test_a_cut_below_what_the_line_has_outstanding_is_referred_not_applied(db, features):
+    bank, dealer = make_bank(db), make_dealer(db)
+    first = decide(db, dealer, bank, features)
+    with db.unit_of_work() as s:
+        ledger.reserve(
+            s, first.line_id, first.limit, cause=ledger.Cause("order_loan", "o"), actor="t", on=NOW.date()
+        )
+    features.set(dealer.id, supplier_hhi_12m=0.8)  # halves the limit
+    second = decide(db, dealer, bank, features)
+    assert second.outcome == "refer" and json.loads(second.reason_codes) == ["LIMIT_BELOW_EXPOSURE"]
+    assert line_of(db, dealer, bank).limit == first.limit
+
+
+def test_the_decision_keeps_inputs_versions_rule_results_and_a_faithful_explanation(db, features):
+    bank, dealer = make_bank(db), make_dealer(db)
+    decision = decide(db, dealer, bank, features)
+    inputs = json.loads(decision.inputs)
+    assert inputs["features"]["purchase_amount_12m"] == 3_600_000.0
+    assert inputs["features"]["current_days_past_due"] == 0 and inputs["attributes"]["consent_scoring"] is True
+    assert inputs["limit_inputs"]["product_cap"] == "2000000.00"
+    assert decision.model_version == "test-tiny-xgb-1" and len(decision.model_hash) == 64
+    assert decision.ruleset_version == 1 and len(decision.ruleset_digest) == 64
+    results = json.loads(decision.rule_results)["results"]
+    assert len(results) == 22 and all(r["status"] in ("fired", "not_fired", "unknown") for r in results)
+    model = json.loads(decision.explanation)["model"]
+    assert sum(model["contributions"].values()) + model["base"] == pytest.approx(model["margin"], abs=1e-5)
+    assert Decimal(model["pd"]) == decision.pd and 0 < decision.pd < 1
+    with db.session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.seq == decision.audit_seq)).one()
+        payload = json.loads(entry.payload)
+        assert (
+            entry.action == "decision.credit_limit" and payload["decision_sha256"] == decision.document_sha256
+        )
+        assert payload["ruleset_digest"] == decision.ruleset_digest
+        assert audit.verify(s).intact
+
+
+def test_the_decision_hash_is_the_rfc8785_hash_of_the_document_a_bank_receives(db, features):
+    from compliance.reports import decision_digest
+
+    decision = decide(db, make_dealer(db), make_bank(db), features)
+    with db.session() as s:
+        stored = service.get_decision(s, decision.id)
+        document = service.decision_document(stored)
+        assert decision_digest(document) == stored.document_sha256 == decision.document_sha256
+        assert service.canonical_document(stored) == canonical_json(document)
+
+
+def test_a_dealer_who_revoked_consent_to_scoring_is_refused_and_nothing_is_recorded(db, features):
+    bank, dealer = make_bank(db), make_dealer(db)
+    with db.unit_of_work() as s:
+        consent.revoke_all(
+            s, dealer.id, "the dealer withdrew", actor="platform:test", at=NOW - timedelta(days=1)
+        )
+    with pytest.raises(consent.ConsentMissing):
+        decide(db, dealer, bank, features)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Decision)) == 0
+
+
+# --------------------------------------------------------------------------- over HTTP
+
+
+@pytest.fixture
+def wired(client, features):
+    client.app.state.scorer = tiny_xgb_scorer()
+    client.app.state.feature_source = features
+    return client
+
+
+def test_a_credit_limit_request_over_http_answers_the_decision_and_the_line_follows(wired, db):
+    bank, dealer = make_bank(db), make_dealer(db)
+    platform = auth(make_api_key(db, "platform"))
+    body = {"dealer_id": dealer.id, "bank_id": bank.id, "request_ref": "REQ-1"}
+    r = wired.post("/v1/credit-limit-requests", json=body, headers=platform | {"Idempotency-Key": "k1"})
+    assert r.status_code == 201, r.text
+    decision = r.json()
+    assert decision["outcome"] == "approve" and decision["binding_constraint"] == "capacity"
+    assert isinstance(decision["limit"], str) and isinstance(decision["pd"], str)
+    assert decision["explanation"]["limit"]["binding"] == "capacity"
+    replay = wired.post("/v1/credit-limit-requests", json=body, headers=platform | {"Idempotency-Key": "k1"})
+    assert replay.json() == decision and replay.headers["Idempotent-Replayed"] == "true"
+    lines = wired.get(f"/v1/dealers/{dealer.id}/credit-line", headers=platform).json()["lines"]
+    assert [(x["bank_id"], x["limit"], x["available"], x["status"]) for x in lines] == [
+        (bank.id, decision["limit"], decision["limit"], "active")
+    ]
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Decision)) == 1
+
+
+def test_without_a_scorer_a_request_is_503_and_records_nothing(client, db):
+    bank, dealer = make_bank(db), make_dealer(db)
+    r = client.post(
+        "/v1/credit-limit-requests",
+        json={"dealer_id": dealer.id, "bank_id": bank.id},
+        headers=auth(make_api_key(db, "platform")),
+    )
+    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Decision)) == 0
+
+
+def test_unknown_dealer_and_float_amounts_are_problems_naming_the_field(wired, db):
+    bank = make_bank(db)
+    platform = auth(make_api_key(db, "platform"))
+    r = wired.post(
+        "/v1/credit-limit-requests", json={"dealer_id": "dlr_nope", "bank_id": bank.id}, headers=platform
+    )
+    assert r.status_code == 404 and r.json()["errors"][0]["field"] == "dealer_id"
+    r = wired.post(
+        "/v1/credit-limit-requests",
+        json={"dealer_id": "x", "bank_id": bank.id, "requested_amount": 1.5},
+        headers=platform,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.requested_amount"
+
+
+def test_banks_see_only_their_own_decisions_and_lines(wired, db):
+    mine, theirs = make_bank(db), make_bank(db)
+    dealer = make_dealer(db)
+    platform = auth(make_api_key(db, "platform"))
+    ids = {}
+    for bank in (mine, theirs):
+        r = wired.post(
+            "/v1/credit-limit-requests", json={"dealer_id": dealer.id, "bank_id": bank.id}, headers=platform
+        )
+        ids[bank.id] = r.json()["id"]
+    bank_key = auth(make_api_key(db, "bank", bank=mine))
+    assert wired.get(f"/v1/decisions/{ids[mine.id]}", headers=bank_key).status_code == 200
+    assert wired.get(f"/v1/decisions/{ids[theirs.id]}", headers=bank_key).status_code == 404
+    listed = wired.get("/v1/decisions", params={"since": "2000-01-01T00:00:00Z"}, headers=bank_key).json()
+    assert [d["id"] for d in listed] == [ids[mine.id]]
+    assert (
+        wired.get("/v1/decisions", params={"since": "2000-01-01T00:00:00"}, headers=bank_key).status_code
+        == 422
+    )
+    lines = wired.get(f"/v1/dealers/{dealer.id}/credit-line", headers=bank_key).json()["lines"]
+    assert [x["bank_id"] for x in lines] == [mine.id]
+    other_dealer = make_dealer(db)
+    assert wired.get(f"/v1/dealers/{other_dealer.id}/credit-line", headers=bank_key).status_code == 404
+    officer = auth(make_api_key(db, "risk_officer"))
+    full = wired.get(f"/v1/decisions/{ids[theirs.id]}", headers=officer).json()
+    assert (
+        full["inputs"]["features"]
+        and full["rules"]["results"]
+        and full["explanation"]["model"]["contributions"]
+    )
+    assert wired.get(f"/v1/decisions/{ids[mine.id]}", headers=platform).status_code == 403
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def decide_concurrently(db, features, *, dealers: int, quota: str) -> tuple[list[Decision], str]:
+    import threading
+
+    bank = make_bank(db, quota=D(quota))
+    parties = [make_dealer(db) for _ in range(dealers)]
+    start = threading.Barrier(dealers)
+    decisions: list[Decision] = []
+    errors: list[BaseException] = []
+
+    def worker(dealer) -> None:
+        start.wait()
+        try:
+            decisions.append(decide(db, dealer, bank, features))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(d,)) for d in parties]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    return decisions, bank.id
+
+
+def assert_the_quota_is_shared_exactly(db, decisions, bank_id, quota: str) -> None:
+    granted = sorted((d.limit for d in decisions if d.outcome == "approve"), reverse=True)
+    full = granted[0]
+    assert sum(granted) == D(quota)  # every fen of the quota is granted, never one more
+    assert all(g == full for g in granted[:-1]) and granted[-1] <= full
+    assert [d.binding_constraint for d in decisions if d.outcome == "decline"] == ["bank_quota"] * (
+        len(decisions) - len(granted))
+    with db.session() as s:
+        assert ledger.remaining_quota(s, bank_id) == 0
+        assert audit.verify(s).intact
+
+
+def test_concurrent_decisions_at_one_bank_on_postgresql_share_its_quota_exactly(pg_db, features):
+    decisions, bank_id = decide_concurrently(pg_db, features, dealers=12, quota="1500000.00")
+    assert_the_quota_is_shared_exactly(pg_db, decisions, bank_id, "1500000.00")
+
+
+def test_concurrent_decisions_at_one_bank_on_sqlite_share_its_quota_exactly(db, features):
+    if db.dialect != "sqlite":
+        pytest.skip("the PostgreSQL run is its own test")
+    decisions, bank_id = decide_concurrently(db, features, dealers=12, quota="1500000.00")
+    assert_the_quota_is_shared_exactly(db, decisions, bank_id, "1500000.00")
