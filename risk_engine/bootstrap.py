@@ -11,13 +11,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from collections.abc import Callable
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.clients import create_client, find_by_key
+from compliance.keys import KeyProvider
 from compliance.kyb import compute_credit_code_check_char
+from risk_engine.db import Database
+from risk_engine.demo.loading import LoadedPlatform, load_platform
+from risk_engine.demo.synthetic import generate_platform
 from risk_engine.parties import service
-from risk_engine.parties.models import Bank
+from risk_engine.parties.models import Bank, Dealer
 from risk_engine.parties.schemas import BankIn, GuarantorIn
 
 ACTOR = "system:demo-seed"
@@ -53,17 +59,15 @@ class DemoKey:
 
 
 def seed_demo(session: Session, *, keys_file: Path, only_if_empty: bool) -> list[DemoKey]:
-    has_data = session.scalar(select(func.count()).select_from(Bank)) > 0
-    if not has_data:
+    """Demo banks, guarantor and one API client per role; on a seeded database, the kept keys."""
+    banks = list(session.scalars(select(Bank).order_by(Bank.created_at, Bank.id)))
+    if not banks:
         banks = [service.create_bank(session, b, actor=ACTOR) for b in DEMO_BANKS]
         service.create_guarantor(session, DEMO_GUARANTOR, actor=ACTOR)
-    elif not only_if_empty:
-        banks = list(session.scalars(select(Bank).order_by(Bank.created_at)))
-    else:
-        banks = list(session.scalars(select(Bank).order_by(Bank.created_at)))
-        keys = _load_keys(keys_file)
-        if keys and all(find_by_key(session, k.key) is not None for k in keys):
-            return keys
+    elif only_if_empty:
+        kept = _load_keys(keys_file)
+        if kept and all(find_by_key(session, k.key) is not None for k in kept):
+            return kept
     keys = _issue_keys(session, banks)
     _store_keys(keys_file, keys)
     return keys
@@ -92,6 +96,18 @@ def _load_keys(path: Path) -> list[DemoKey]:
         return [DemoKey(**k) for k in json.loads(path.read_text(encoding="utf-8"))]
     except (OSError, ValueError, TypeError):
         return []
+
+
+def platform_is_empty(session: Session) -> bool:
+    return session.scalar(select(func.count()).select_from(Dealer)) == 0
+
+
+def seed_platform(db: Database, keys: KeyProvider, *, dealers: int, months: int, seed: int,
+                  progress: Callable[[str], None]) -> LoadedPlatform:
+    """Generate the synthetic platform (risk_engine.demo) and load it through the real services."""
+    platform = generate_platform(n_dealers=dealers, months=months, seed=seed)
+    progress(f"generated {len(platform.dealers)} dealers, {len(platform.orders)} orders over {months} months")
+    return load_platform(db, platform, keys=keys, progress=progress)
 
 
 def format_keys(keys: list[DemoKey]) -> str:

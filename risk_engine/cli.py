@@ -130,18 +130,31 @@ def data_load(
 
 @demo_app.command("seed")
 def demo_seed(
-    if_empty: Annotated[bool, typer.Option("--if-empty", help="do nothing when the database has data")] = False,
+    dealers: Annotated[int, typer.Option(min=1, max=200_000, help="dealers to generate")] = 2000,
+    months: Annotated[int, typer.Option(min=13, max=60, help="months of trade history")] = 24,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same platform")] = 0,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="keep an already seeded platform")] = False,
     keys_file: Annotated[Path, typer.Option(help="where the demo keys are kept (local use only)")] = Path(
         "var/demo-keys.json"),
 ) -> None:
-    """Seed the demo parties and API clients, and print the demo keys."""
+    """Seed the demo: banks, a guarantor, API clients, and a synthetic platform loaded through the real
+    services; prints the demo keys."""
+    from compliance.keys import FileKeyProvider
     from risk_engine import bootstrap
 
     settings = get_settings()
     if settings.env == "production":
         _fail("demo seeding is refused when RISK_ENV=production")
-    with get_database().unit_of_work() as session:
+    db = get_database()
+    with db.unit_of_work() as session:
         keys = bootstrap.seed_demo(session, keys_file=keys_file, only_if_empty=if_empty)
+    with db.session() as session:
+        empty = bootstrap.platform_is_empty(session)
+    if empty:
+        loaded = bootstrap.seed_platform(db, FileKeyProvider(settings.keys_dir), dealers=dealers, months=months,
+                                         seed=seed, progress=lambda msg: typer.echo(f"seed: {msg}", err=True))
+        typer.echo(f"seed: {loaded.dealers} dealers, {loaded.suppliers} suppliers, {loaded.events} trade "
+                   f"events ({loaded.rejected} rejected), {loaded.credit_lines} credit lines", err=True)
     typer.echo(bootstrap.format_keys(keys))
 
 

@@ -92,7 +92,10 @@ def draw_behaviour(rng: np.random.Generator, n: int, first_day: int, end_day: in
     age_years = 1.0 + np.exp(np.log(5.0) + 0.3 * size + 0.6 * rng.standard_normal(n))
     registered = onboarded - (age_years * 365.25).astype(np.int64)
     term_years = rng.choice(np.array([0, 10, 20, 30]), size=n, p=[0.55, 0.15, 0.15, 0.15])
-    licence_expiry = np.where(term_years == 0, NEVER, registered + (term_years * 365.25).astype(np.int64))
+    # a fixed-term licence is renewed term by term: at onboarding it is valid for at least 30 more days
+    term_days = np.maximum((term_years * 365.25).astype(np.int64), 1)
+    renewals = np.maximum(np.ceil((onboarded + 30 - registered) / term_days).astype(np.int64), 1)
+    licence_expiry = np.where(term_years == 0, NEVER, registered + renewals * term_days)
 
     creditworthiness = _standardise(
         0.35 * size + 0.3 * _standardise(np.log(age_years)) + 0.89 * rng.standard_normal(n)

@@ -55,8 +55,11 @@ def test_demo_seed_prints_keys_and_reprints_them_on_a_seeded_database(tmp_path, 
     use_database(monkeypatch, f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.chdir(tmp_path)
     runner.invoke(cli.app, ["db", "upgrade"])
-    first = runner.invoke(cli.app, ["demo", "seed", "--if-empty"])
+    small = ["--dealers", "25", "--months", "14"]
+    first = runner.invoke(cli.app, ["demo", "seed", "--if-empty", *small])
     assert first.exit_code == 0, first.output
     assert "risk_officer" in first.stdout and "rk_" in first.stdout
-    again = runner.invoke(cli.app, ["demo", "seed", "--if-empty"])
+    assert "seed: 25 dealers" in first.stderr
+    again = runner.invoke(cli.app, ["demo", "seed", "--if-empty", *small])
     assert again.stdout == first.stdout
+    assert "seed:" not in again.stderr  # the platform is already there
