@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.observability import BodySizeLimit, Metrics, RequestObservability
-from api.routers import audit, compliance, decisions, ops, parties, reviews, rulesets, trade
+from api.routers import alerts, audit, compliance, decisions, ops, order_loans, parties, reviews, rulesets, trade
 from compliance.keys import FileKeyProvider
 from compliance.screening import BlacklistSource
 from risk_engine.db import Database, get_database
@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(rulesets.router)
     app.include_router(audit.router)
     app.include_router(compliance.router)
+    app.include_router(order_loans.router)
+    app.include_router(alerts.router)
     # Outermost last: observability sees every request, including those the size limit refuses.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=app.state.metrics)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,11 +20,13 @@ clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=Tr
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo platform.", no_args_is_help=True)
 data_app = typer.Typer(help="Platform trade data.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Scheduled jobs, run one at a time.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(audit_app, name="audit")
 app.add_typer(demo_app, name="demo")
 app.add_typer(data_app, name="data")
+app.add_typer(jobs_app, name="jobs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(report_app, name="report")
 
@@ -156,6 +159,78 @@ def demo_seed(
         typer.echo(f"seed: {loaded.dealers} dealers, {loaded.suppliers} suppliers, {loaded.events} trade "
                    f"events ({loaded.rejected} rejected), {loaded.credit_lines} credit lines", err=True)
     typer.echo(bootstrap.format_keys(keys))
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        _fail(f"--as-of must be an RFC 3339 time, e.g. 2026-01-31T16:30:00Z: {value!r}", code=2)
+    if moment.tzinfo is None:
+        _fail("--as-of needs a time zone (e.g. a trailing Z)", code=2)
+    return moment
+
+
+def _run_job_once(name: str, as_of: str | None) -> None:
+    from risk_engine import scheduler
+
+    try:
+        outcome = scheduler.run_job(get_database(), get_settings(), name, as_of=_as_of(as_of))
+    except DomainError as exc:
+        _fail(exc.detail, code=2)
+    except Exception as exc:  # the run is recorded as failed; say so and exit non-zero
+        _fail(f"job {name} failed: {exc}")
+    typer.echo(json.dumps(outcome.as_dict(), ensure_ascii=False, default=str))
+
+
+@app.command("scheduler")
+def scheduler_serve(
+    run_once: Annotated[str | None, typer.Option("--run-once", metavar="JOB",
+                                                 help="run this job once now and exit")] = None,
+    as_of: Annotated[str | None, typer.Option(help="with --run-once: the moment to run for (RFC 3339)")] = None,
+) -> None:
+    """The one process that runs scheduled jobs (APScheduler); each slot runs once across schedulers."""
+    from api.observability import configure_logging
+    from risk_engine import scheduler
+
+    if run_once:
+        _run_job_once(run_once, as_of)
+        return
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    scheduler.serve(get_database(), settings)
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """The registered jobs and when they fire."""
+    from risk_engine import scheduler
+
+    for job in scheduler.registered_jobs().values():
+        typer.echo(json.dumps({"job": job.name, "cron": job.cron, "description": job.description}))
+
+
+@jobs_app.command("run")
+def jobs_run(
+    job: Annotated[str, typer.Argument(help="the job's name (risk-engine jobs list)")],
+    as_of: Annotated[str | None, typer.Option(help="the moment to run for (RFC 3339); default now")] = None,
+) -> None:
+    """Run one job once now (recorded as a manual run); prints its result."""
+    _run_job_once(job, as_of)
+
+
+@jobs_app.command("runs")
+def jobs_runs(
+    job: Annotated[str | None, typer.Option(help="only this job")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+) -> None:
+    """The latest runs, newest first."""
+    from risk_engine import scheduler
+
+    for run in scheduler.recent_runs(get_database(), job, limit):
+        typer.echo(json.dumps(run, ensure_ascii=False, default=str))
 
 
 def main() -> None:  # pragma: no cover

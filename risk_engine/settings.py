@@ -32,6 +32,28 @@ class Settings(BaseSettings):
     # SQLite
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
+    # Order loans and monitoring (loan_monitoring)
+    lpr_file: Path | None = Field(
+        default=None, description="one-year LPR fixings (CSV effective_date,one_year_lpr_percent) added to the "
+                                  "bundled table; newer fixings win")
+    apr_cap_multiple: Decimal = Field(default=Decimal(4), gt=0, description="all-in APR cap in multiples of the LPR")
+    loan_delivery_within_days: int = Field(default=30, ge=1, description="no delivery this long after "
+                                                                          "disbursement raises no_delivery")
+    loan_receipt_within_days: int = Field(default=3, ge=0, description="days for the supplier's receipt to "
+                                                                        "match a disbursement")
+    loan_refund_within_days: int = Field(default=7, ge=0, description="days for funds to come back after the "
+                                                                       "order is cancelled or returned")
+    ews_policy_file: Path | None = Field(default=None, description="early-warning rules (JSON, "
+                                                                   "EarlyWarningPolicy.from_dict)")
+    alert_auto_actions: list[str] = Field(
+        default=["freeze_line"], description="alert actions the engine carries out itself (freeze_line); the "
+                                             "others (notch_grade_at_next_review, recall) are left to people")
+
+    # Scheduler
+    scheduler_timezone: str = "Asia/Shanghai"
+    job_lease_seconds: int = Field(default=3600, ge=60, description="a running job slot older than this is "
+                                                                      "taken over as crashed")
+
     # Decision core (risk_engine.decisions, limits)
     override_second_approval_above: Decimal = Field(
         default=Decimal("500000.00"), ge=0, max_digits=18, decimal_places=2,
