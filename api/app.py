@@ -5,11 +5,24 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.observability import BodySizeLimit, Metrics, RequestObservability
-from api.routers import alerts, audit, compliance, decisions, ops, order_loans, parties, reviews, rulesets, trade
+from api.routers import (
+    alerts,
+    audit,
+    compliance,
+    decisions,
+    models,
+    ops,
+    order_loans,
+    parties,
+    reviews,
+    rulesets,
+    trade,
+)
 from compliance.keys import FileKeyProvider
 from compliance.screening import BlacklistSource
 from risk_engine.db import Database, get_database
 from risk_engine.settings import Settings, get_settings
+from scoring.registry import RegistryScorer
 
 DESCRIPTION = """
 Credit-risk engine for supply-chain finance: dealer ratings, credit limits and order loans for
@@ -30,6 +43,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.metrics = Metrics()
     app.state.keys = FileKeyProvider(settings.keys_dir)
     app.state.blacklist = BlacklistSource(settings.blacklist_file)
+    app.state.scorer = RegistryScorer(app.state.db, settings.models_dir)
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(parties.router)
@@ -41,6 +55,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(compliance.router)
     app.include_router(order_loans.router)
     app.include_router(alerts.router)
+    app.include_router(models.router)
     # Outermost last: observability sees every request, including those the size limit refuses.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=app.state.metrics)

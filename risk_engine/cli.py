@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from compliance.cli import keys_app, report_app
+from scoring import registry_cli  # noqa: F401  (adds train, list, promote and card to `model`)
+from scoring.cli import model_app
 from risk_engine.db import get_database
 from risk_engine.errors import DomainError
 from risk_engine.settings import get_settings
@@ -29,6 +31,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(report_app, name="report")
+app.add_typer(model_app, name="model")
 
 
 def _fail(message: str, code: int = 1) -> None:

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     env: Literal["local", "test", "production"] = "local"
     database_url: str = DEFAULT_DATABASE_URL
     keys_dir: Path = Path("./var/keys")
+    models_dir: Path = Path("./var/models")
     blacklist_file: Path | None = Field(
         default=None, description="KYB blacklist (.csv kind,number,reason or .json) screened at onboarding")
 
