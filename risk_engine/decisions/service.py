@@ -3,15 +3,16 @@
 ``decide_credit_limit`` runs, for one dealer and bank:
 
 1. consent: no scoring without a valid ``credit_scoring`` consent (``compliance.consent``; 403 otherwise);
-2. locks, in the one order every limit change follows: the guarantor row, the bank's quota row, the
+2. the dealer's point-in-time features (``FeatureSource``), the attributes the engine knows, and the model
+   (``Scorer``) → PD, grade, score, contributions, reason codes — before any lock;
+3. locks, in the one order every limit change follows: the guarantor row, the bank's quota row, the
    line — all before the first audit entry (the audit chain serialises appends);
-3. the dealer's point-in-time features (``FeatureSource``) and the attributes the rules read;
-4. the active rule set (the default becomes version 1 on first use) → knock-out / refer / overlays;
-5. the model (``Scorer``) → PD, grade, score, contributions, reason codes;
-6. the limit policy (``limits.policy.assign_limit``): capacity, the grade's cap, the bank product's cap,
+4. the guarantor's capacity (under its lock; the model saw every other attribute), then the active rule
+   set (the default becomes version 1 on first use) → knock-out / refer / overlays;
+5. the limit policy (``limits.policy.assign_limit``): capacity, the grade's cap, the bank product's cap,
    the bank's remaining quota, the request, the guarantee and the guarantor's regulatory capacity, the
    overlays → the limit and the constraint that bound it; ``decisions.policy.decide`` → the outcome;
-7. the decision record, the ledger change (approve: open, adjust or reopen the line), the review case
+6. the decision record, the ledger change (approve: open, adjust or reopen the line), the review case
    (refer) and the audit entries, flushed together: the caller commits once.
 
 The services flush and never commit; ``api.idempotency`` commits the decision with its stored response.
@@ -79,26 +80,29 @@ def decide_credit_limit(
         raise NotFound(f"no bank {request.bank_id}", field="bank_id")
     consent.require_consent(session, dealer.id, "credit_scoring", now)
 
-    guarantor = exposure.lock_guarantor(session, dealer.guarantor_id) if dealer.guarantor_id else None
-    remaining_quota = ledger.lock_bank_quota(session, bank.id)
-    line = ledger.find_line(session, dealer.id, bank.id, for_update=True)
-    ruleset, ruleset_record = rules_service.active_ruleset(session)
-
+    # Scoring needs no lock: it runs before them, so concurrent decisions at one bank wait for each
+    # other only as long as the limit and the writes take.
     vector = _features(features, session, dealer.id, now)
-    support, capacity = exposure.guarantee_support(
-        session, guarantor, dealer.id, line, committed_amount=request.guarantee_amount, today=now.date()
-    )
     attributes = dealer_attributes(
         session,
         dealer,
         now,
         requested_amount=request.requested_amount,
-        guarantor_exhausted=None if capacity is None else capacity.exhausted,
+        guarantor_exhausted=None,
         blacklist=blacklist,
     )
+    score = _score(scorer, vector.values, attributes)
+
+    guarantor = exposure.lock_guarantor(session, dealer.guarantor_id) if dealer.guarantor_id else None
+    remaining_quota = ledger.lock_bank_quota(session, bank.id)
+    line = ledger.find_line(session, dealer.id, bank.id, for_update=True)
+    ruleset, ruleset_record = rules_service.active_ruleset(session)
+    support, capacity = exposure.guarantee_support(
+        session, guarantor, dealer.id, line, committed_amount=request.guarantee_amount, today=now.date()
+    )
+    attributes["guarantor_over_capacity"] = None if capacity is None else capacity.exhausted
     context = rule_context.build_context(vector.values, attributes)
     rule_outcome = rules_engine.evaluate(ruleset, context)
-    score = _score(scorer, vector.values, attributes)
 
     open_line = line is not None and line.status != "closed"
     inputs = policy.LimitInputs(
@@ -410,8 +414,12 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-_DOCUMENT_JSON_FIELDS = {"inputs": "inputs", "rules": "rule_results", "explanation": "explanation",
-                         "reason_codes": "reason_codes"}
+_DOCUMENT_JSON_FIELDS = {
+    "inputs": "inputs",
+    "rules": "rule_results",
+    "explanation": "explanation",
+    "reason_codes": "reason_codes",
+}
 
 
 def canonical_document(decision: Decision) -> str:

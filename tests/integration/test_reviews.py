@@ -228,3 +228,51 @@ def test_the_review_queue_is_for_risk_officers(wired, db):
         bank = make_bank(db) if role == "bank" else None
         r = wired.get("/v1/reviews", headers=auth(make_api_key(db, role, bank=bank)))
         assert r.status_code == 403
+
+
+def test_an_order_loan_referral_is_carried_out_by_the_loan_domain_not_as_a_credit_line(wired, db, officers):
+    from tests.loan_factories import ingest, line_figures, loan, loan_world
+
+    a, _ = officers
+    world = loan_world(db, wired.app.state.keys)
+    ingest(
+        db,
+        {
+            "type": "related_party",
+            "external_id": "REL-R1",
+            "dealer": world.dealer.id,
+            "supplier": world.supplier.id,
+            "kind": "address",
+        },
+    )  # a weak tie: referred
+    r = wired.post(
+        "/v1/order-loans",
+        headers=auth(make_api_key(db, "platform")) | {"Idempotency-Key": "ol-1"},
+        json={
+            "dealer_id": world.dealer.id,
+            "bank_id": world.bank.id,
+            "order_id": world.order.id,
+            "amount": "80000.00",
+            "tenor_days": 90,
+        },
+    )
+    application = r.json()
+    assert application["outcome"] == "refer", application
+    limit_before = line_figures(db, world.line_id)["limit"]
+    case_id = application["review_case_id"]
+    r = wired.post(
+        f"/v1/reviews/{case_id}/resolution",
+        headers=a,
+        json={"resolution": "adjust", "limit": "1.00", "reason": "x"},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "resolution"
+    r = wired.post(
+        f"/v1/reviews/{case_id}/resolution",
+        headers=a,
+        json={"resolution": "approve", "reason": "same industrial park, no common control"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "resolved" and r.json()["line_id"] is None
+    assert loan(db, application["loan_id"]).state == "approved"
+    figures = line_figures(db, world.line_id)
+    assert figures["reserved"] == D("80000.00") and figures["limit"] == limit_before
