@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api import console
 from api.errors import install_error_handlers
 from api.observability import BodySizeLimit, Metrics, RequestObservability
 from api.routers import (
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(order_loans.router)
     app.include_router(alerts.router)
     app.include_router(models.router)
+    console.install(app)
     # Outermost last: observability sees every request, including those the size limit refuses.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=app.state.metrics)

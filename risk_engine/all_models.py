@@ -1,6 +1,7 @@
 """Imports every domain's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
 from __future__ import annotations
 
+import api.console.models  # noqa: F401
 import api.models  # noqa: F401
 import compliance.models  # noqa: F401
 import limits.models  # noqa: F401

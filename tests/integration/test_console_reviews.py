@@ -1,0 +1,193 @@
+"""The review queue and the decision page through the console: the same service calls and the same audit
+entries as the API; maker-checker holds; errors come back as sentences on the page."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from compliance.models import AuditEntry
+from limits import ledger
+from risk_engine.decisions.models import ReviewCase
+from tests.decision_support import DictFeatureSource, tiny_xgb_scorer
+from tests.factories import auth, make_api_key, make_bank, make_dealer
+from tests.integration.test_console_access import csrf_of, log_in
+
+D = Decimal
+
+
+@pytest.fixture
+def features():
+    return DictFeatureSource()
+
+
+@pytest.fixture
+def wired(client, features):
+    client.app.state.scorer = tiny_xgb_scorer()
+    client.app.state.feature_source = features
+    return client
+
+
+def referred(client, db, features, **changes) -> dict:
+    bank, dealer = make_bank(db, max_line_amount=D("3000000.00")), make_dealer(db)
+    features.set(dealer.id, **({"current_days_past_due": 10, "purchase_amount_12m": 2_000_000.0} | changes))
+    r = client.post(
+        "/v1/credit-limit-requests",
+        json={"dealer_id": dealer.id, "bank_id": bank.id},
+        headers=auth(make_api_key(db, "platform")),
+    )
+    assert r.json()["outcome"] == "refer", r.text
+    return r.json()
+
+
+def case_id(db, decision_id: str) -> str:
+    with db.session() as s:
+        return s.scalars(select(ReviewCase.id).where(ReviewCase.decision_id == decision_id)).one()
+
+
+def audit_actions(db, subject_id: str) -> list[tuple[str, str]]:
+    with db.session() as s:
+        return [
+            (a, actor)
+            for a, actor in s.execute(
+                select(AuditEntry.action, AuditEntry.actor)
+                .where(AuditEntry.subject_id == subject_id)
+                .order_by(AuditEntry.seq)
+            )
+        ]
+
+
+def officer(db, name: str) -> tuple[str, str]:
+    key = make_api_key(db, "risk_officer", name=name)
+    from api.clients import hash_key
+    from api.models import ApiClient
+
+    with db.session() as s:
+        client = s.scalars(select(ApiClient).where(ApiClient.key_hash == hash_key(key))).one()
+        return key, f"risk_officer:{client.id}"
+
+
+def test_the_queue_lists_referred_decisions_with_grade_pd_and_proposed_limit(wired, db, features):
+    decision = referred(wired, db, features)
+    key, _ = officer(db, "Officer Wang")
+    log_in(wired, key)
+    page = wired.get("/console/reviews")
+    assert page.status_code == 200
+    assert decision["id"] in page.text and case_id(db, decision["id"]) in page.text
+    amount = f"{D(decision['limit']):,.2f}"
+    assert amount in page.text
+    assert wired.get("/console/reviews", params={"status": "resolved"}).text.count("data-case=") == 0
+
+
+def test_the_decision_page_shows_outcome_limit_rules_versions_and_the_waterfall(wired, db, features):
+    decision = referred(wired, db, features)
+    key, _ = officer(db, "Officer Wang")
+    log_in(wired, key)
+    page = wired.get(f"/console/decisions/{decision['id']}")
+    assert page.status_code == 200
+    html = page.text
+    assert 'id="outcome"' in html and "refer" in html
+    assert "REF_DPD_1_30" in html  # the rule that fired
+    assert decision["model"]["version"] in html
+    assert "<svg" in html and 'class="waterfall-step"' in html and "Base value E[f(x)]" in html
+    assert "current_days_past_due" in html
+    assert f"{D(decision['limit']):,.2f}" in html
+    assert 'name="csrf_token"' in html and 'id="resolve-form"' in html
+
+
+def test_assign_then_resolve_writes_the_same_audit_entries_as_the_api(wired, db, features):
+    decision = referred(wired, db, features)
+    cid = case_id(db, decision["id"])
+    key, actor = officer(db, "Officer Wang")
+    log_in(wired, key)
+    page = wired.get("/console/reviews")
+    r = wired.post(
+        f"/console/reviews/{cid}/assignment",
+        data={"csrf_token": csrf_of(page.text), "next": "/console/reviews?assignee=me"},
+        follow_redirects=False,
+    )
+    assert (
+        r.status_code == 303 and r.headers["location"] == "/console/reviews?assignee=me&done=resolve.assigned"
+    )
+    page = wired.get(r.headers["location"])
+    assert "The case is assigned to you." in page.text and cid in page.text
+    r = wired.post(
+        f"/console/reviews/{cid}/resolution",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "resolution": "approve",
+            "reason": "one late invoice, paid since",
+        },
+        follow_redirects=True,
+    )
+    assert r.status_code == 200
+    assert "The case is resolved." in r.text and "one late invoice, paid since" in r.text
+    assert audit_actions(db, cid) == [
+        ("review.opened", audit_actions(db, cid)[0][1]),
+        ("review.assigned", actor),
+        ("review.resolved", actor),
+    ]
+    with db.session() as s:
+        assert str(ledger.find_line(s, decision["dealer_id"], decision["bank_id"]).limit) == decision["limit"]
+
+
+def test_a_resolution_without_a_reason_is_refused_on_the_page_and_changes_nothing(wired, db, features):
+    decision = referred(wired, db, features)
+    cid = case_id(db, decision["id"])
+    key, _ = officer(db, "Officer Wang")
+    log_in(wired, key)
+    page = wired.get(f"/console/decisions/{decision['id']}")
+    r = wired.post(
+        f"/console/reviews/{cid}/resolution",
+        data={"csrf_token": csrf_of(page.text), "resolution": "adjust", "limit": "abc", "reason": "x"},
+    )
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert "Give the limit as an amount" in r.text
+    r = wired.post(
+        f"/console/reviews/{cid}/resolution",
+        data={"csrf_token": csrf_of(page.text), "resolution": "decline", "reason": "   "},
+    )
+    assert r.status_code == 422 and "reason" in r.text
+    assert [a for a, _ in audit_actions(db, cid)] == ["review.opened"]
+
+
+def test_an_override_above_the_threshold_needs_a_second_officer_never_the_maker(wired, db, features):
+    decision = referred(wired, db, features)
+    cid = case_id(db, decision["id"])
+    maker_key, maker = officer(db, "Officer Wang")
+    checker_key, checker = officer(db, "Officer Li")
+    log_in(wired, maker_key)
+    page = wired.get(f"/console/decisions/{decision['id']}")
+    r = wired.post(
+        f"/console/reviews/{cid}/resolution",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "resolution": "adjust",
+            "limit": "1,200,000.00",
+            "reason": "strong collateral from the guarantor",
+        },
+        follow_redirects=True,
+    )
+    assert "waits for a second officer" in r.text and 'id="own-override"' in r.text
+    forged = wired.post(
+        f"/console/reviews/{cid}/second-approval",
+        data={"csrf_token": csrf_of(r.text), "decision": "approve", "reason": "me again"},
+    )
+    assert forged.status_code == 403 and "may not also approve" in forged.text
+
+    wired.cookies.clear()
+    log_in(wired, checker_key)
+    page = wired.get(f"/console/decisions/{decision['id']}")
+    assert 'id="second-approval-form"' in page.text
+    r = wired.post(
+        f"/console/reviews/{cid}/second-approval",
+        data={"csrf_token": csrf_of(page.text), "decision": "approve", "reason": "checked the guarantee"},
+        follow_redirects=True,
+    )
+    assert "The override is approved and in force." in r.text
+    assert [a for a, _ in audit_actions(db, cid)][-2:] == ["review.override_proposed", "review.resolved"]
+    assert audit_actions(db, cid)[-1][1] == checker and audit_actions(db, cid)[-2][1] == maker
+    with db.session() as s:
+        assert ledger.find_line(s, decision["dealer_id"], decision["bank_id"]).limit == D("1200000.00")
