@@ -11,6 +11,7 @@ import risk_engine.parties.models  # noqa: F401
 import risk_engine.rules.models  # noqa: F401
 import risk_engine.scheduler  # noqa: F401  (job_run)
 import risk_engine.trade.models  # noqa: F401
+import scoring.models  # noqa: F401
 import scoring.registry  # noqa: F401
 from risk_engine.db import Base
 
