@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from collections.abc import Callable
-
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.clients import create_client, find_by_key
 from compliance.keys import KeyProvider
 from compliance.kyb import compute_credit_code_check_char
-from risk_engine.db import Database
+from risk_engine.db import Database, utcnow
+from risk_engine.demo.known import as_known_at
 from risk_engine.demo.loading import LoadedPlatform, load_platform
 from risk_engine.demo.synthetic import generate_platform
 from risk_engine.parties import service
@@ -105,8 +107,11 @@ def platform_is_empty(session: Session) -> bool:
 def seed_platform(db: Database, keys: KeyProvider, *, dealers: int, months: int, seed: int,
                   progress: Callable[[str], None]) -> LoadedPlatform:
     """Generate the synthetic platform (risk_engine.demo) and load it through the real services."""
-    platform = generate_platform(n_dealers=dealers, months=months, seed=seed)
-    progress(f"generated {len(platform.dealers)} dealers, {len(platform.orders)} orders over {months} months")
+    now = pd.Timestamp(utcnow()) - pd.Timedelta(minutes=1)
+    start = (now.tz_convert("Asia/Shanghai") - pd.DateOffset(months=months)).date().replace(day=1)
+    # whole months up to the end of this one, then cut at "now": today's state, not a stale extract
+    platform = as_known_at(generate_platform(n_dealers=dealers, months=months + 1, seed=seed, start=start), now)
+    progress(f"generated {len(platform.dealers)} dealers, {len(platform.orders)} orders since {start}")
     return load_platform(db, platform, keys=keys, progress=progress)
 
 
@@ -114,3 +119,51 @@ def format_keys(keys: list[DemoKey]) -> str:
     lines = ["Demo API keys (send as `Authorization: Bearer <key>`; console login takes the officer or admin key):"]
     lines += [f"  {k.role:<13} {k.key}   {k.name}" for k in keys]
     return "\n".join(lines)
+
+
+def seed_model_and_rules(db: Database, models_dir: Path, *, seed: int,
+                         progress: Callable[[str], None]) -> str | None:
+    """The default rule set (active) and a champion PD model trained on the seeded trade."""
+    from risk_engine.rules import service as rules_service
+    from scoring import registry
+    from scoring.service import train_and_register
+
+    with db.unit_of_work() as session:
+        rules_service.seed_default_ruleset(session, actor=ACTOR)
+    with db.session() as session:
+        champion = session.scalars(select(registry.ModelRecord)
+                                   .where(registry.ModelRecord.status == "champion")).first()
+    if champion is not None:
+        return champion.version
+    record = train_and_register(db, models_dir, actor=ACTOR, status="champion", seed=seed, progress=progress)
+    progress(f"champion model {record.version} ({record.content_hash[:12]})")
+    return record.version
+
+
+def seed_decisions(db: Database, *, scorer: Any, features: Any, dealers: int, seed: int,
+                   progress: Callable[[str], None]) -> dict[str, int]:
+    """Credit-limit requests for a sample of dealers at the demo banks, through the decision service,
+    so the review queue and the console have real referred decisions to show."""
+    import random
+
+    from risk_engine.decisions.schemas import CreditLimitRequestIn
+    from risk_engine.decisions.service import decide_credit_limit
+    from risk_engine.errors import DomainError
+
+    with db.session() as session:
+        dealer_ids = list(session.scalars(select(Dealer.id).order_by(Dealer.external_id)))
+        bank_ids = list(session.scalars(select(Bank.id).order_by(Bank.created_at, Bank.id)))
+    rng = random.Random(seed)
+    outcomes: dict[str, int] = {}
+    for dealer_id in rng.sample(dealer_ids, min(dealers, len(dealer_ids))):
+        request = CreditLimitRequestIn(dealer_id=dealer_id, bank_id=rng.choice(bank_ids),
+                                       request_ref=f"demo-{dealer_id}")
+        try:
+            with db.unit_of_work() as session:
+                decision = decide_credit_limit(session, request, scorer=scorer, features=features, actor=ACTOR)
+                outcome = decision.outcome
+        except DomainError as exc:
+            outcome = f"refused:{exc.code}"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    progress("demo decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+    return outcomes

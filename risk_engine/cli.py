@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -10,11 +11,11 @@ from typing import Annotated
 import typer
 
 from compliance.cli import keys_app, report_app
-from scoring import registry_cli  # noqa: F401  (adds train, list, promote and card to `model`)
-from scoring.cli import model_app
 from risk_engine.db import get_database
 from risk_engine.errors import DomainError
 from risk_engine.settings import get_settings
+from scoring import registry_cli  # noqa: F401  (adds train, list, promote and card to `model`)
+from scoring.cli import model_app
 
 app = typer.Typer(help="Credit-risk engine for supply-chain finance.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -140,11 +141,13 @@ def demo_seed(
     months: Annotated[int, typer.Option(min=13, max=60, help="months of trade history")] = 24,
     seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same platform")] = 0,
     if_empty: Annotated[bool, typer.Option("--if-empty", help="keep an already seeded platform")] = False,
+    decisions: Annotated[int, typer.Option(min=0, help="demo credit-limit requests to decide")] = 150,
     keys_file: Annotated[Path, typer.Option(help="where the demo keys are kept (local use only)")] = Path(
         "var/demo-keys.json"),
 ) -> None:
-    """Seed the demo: banks, a guarantor, API clients, and a synthetic platform loaded through the real
-    services; prints the demo keys."""
+    """Seed the demo: banks, a guarantor, API clients, a synthetic platform loaded through the real
+    services, the default rule set, a champion model trained on it and a first batch of decisions;
+    prints the demo keys."""
     from compliance.keys import FileKeyProvider
     from risk_engine import bootstrap
 
@@ -156,11 +159,27 @@ def demo_seed(
         keys = bootstrap.seed_demo(session, keys_file=keys_file, only_if_empty=if_empty)
     with db.session() as session:
         empty = bootstrap.platform_is_empty(session)
+    started = time.monotonic()
+
+    def progress(msg: str) -> None:
+        typer.echo(f"seed [{time.monotonic() - started:6.1f}s] {msg}", err=True)
+
     if empty:
         loaded = bootstrap.seed_platform(db, FileKeyProvider(settings.keys_dir), dealers=dealers, months=months,
-                                         seed=seed, progress=lambda msg: typer.echo(f"seed: {msg}", err=True))
-        typer.echo(f"seed: {loaded.dealers} dealers, {loaded.suppliers} suppliers, {loaded.events} trade "
-                   f"events ({loaded.rejected} rejected), {loaded.credit_lines} credit lines", err=True)
+                                         seed=seed, progress=progress)
+        progress(f"{loaded.dealers} dealers, {loaded.suppliers} suppliers, {loaded.events} trade events "
+                 f"({loaded.rejected} rejected), {loaded.credit_lines} credit lines")
+    try:
+        champion = bootstrap.seed_model_and_rules(db, settings.models_dir, seed=seed, progress=progress)
+    except DomainError as exc:  # a tiny demo may have too little history to train on
+        progress(f"no model trained: {exc.detail}")
+        champion = None
+    if empty and champion and decisions:
+        from scoring.registry import RegistryScorer
+        from scoring.snapshots import SnapshotFeatureSource
+
+        bootstrap.seed_decisions(db, scorer=RegistryScorer(db, settings.models_dir),
+                                 features=SnapshotFeatureSource(), dealers=decisions, seed=seed, progress=progress)
     typer.echo(bootstrap.format_keys(keys))
 
 

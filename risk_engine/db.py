@@ -115,7 +115,10 @@ def json_serializer(value: Any) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False, writer: bool = True,
+                **kwargs: Any) -> Engine:
+    """``writer=False`` (SQLite only): transactions begin DEFERRED, so in WAL mode they read a consistent
+    snapshot while another connection holds the write lock, instead of queueing behind it."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_engine(
@@ -125,7 +128,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False, 
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
             **kwargs,
         )
-        _configure_sqlite(engine, busy_timeout_ms)
+        _configure_sqlite(engine, busy_timeout_ms, begin="BEGIN IMMEDIATE" if writer else "BEGIN")
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
@@ -139,7 +142,7 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, begin: str = "BEGIN IMMEDIATE") -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from pysqlite so that we emit BEGIN IMMEDIATE ourselves.
@@ -153,7 +156,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -181,6 +184,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, **engine_kwargs)
         self.sessions = make_session_factory(self.engine)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._engine_kwargs = engine_kwargs
+        self._readers: sessionmaker[Session] | None = None
 
     @property
     def dialect(self) -> str:
@@ -189,6 +195,16 @@ class Database:
     def session(self) -> Session:
         return self.sessions()
 
+    def reader(self) -> Session:
+        """A session for reads only. On SQLite it never waits for (or blocks) the write lock, so code
+        running inside another unit of work — a model lookup during a decision — can read safely."""
+        if self.dialect != "sqlite":
+            return self.sessions()
+        if self._readers is None:
+            self._readers = make_session_factory(
+                make_engine(self.url, busy_timeout_ms=self._busy_timeout_ms, writer=False, **self._engine_kwargs))
+        return self._readers()
+
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         with session_scope(self.sessions) as session:
@@ -196,6 +212,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._readers is not None:
+            self._readers.kw["bind"].dispose()
 
 
 _database: Database | None = None

@@ -152,7 +152,8 @@ class RegistryScorer:
             return cached
 
     def _current(self) -> tuple[ModelRecord | None, ModelRecord | None]:
-        with self.db.session() as s:
+        # scoring runs inside the decision's unit of work: read without touching the write lock
+        with self.db.reader() as s:
             rows = {r.status: r for r in s.scalars(
                 select(ModelRecord).where(ModelRecord.status.in_(("champion", "challenger"))))}
             for r in rows.values():

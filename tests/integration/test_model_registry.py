@@ -94,3 +94,12 @@ def test_models_api_lists_and_promotes(client, db, tmp_path, trained, settings):
     assert "out of time: auc" in client.get("/v1/models/pd-test-1", headers=admin).json()["card_markdown"]
     officer = auth(make_api_key(db, "risk_officer"))
     assert client.post("/v1/models/pd-test-1/status", headers=officer, json={"status": "retired"}).status_code == 403
+
+
+def test_the_scorer_reads_the_registry_while_a_decision_holds_the_write_lock(db, tmp_path, trained):
+    with db.unit_of_work() as s:
+        registry.register(s, trained[0], tmp_path, actor="admin:test", status="champion")
+    scorer = registry.RegistryScorer(db, tmp_path)
+    with db.unit_of_work() as s:  # a decision's transaction, already writing
+        audit.record(s, actor="test", action="decision.started", subject_type="x", subject_id="1")
+        assert scorer.score({}, {}).model_version == "pd-test-1"
