@@ -24,6 +24,7 @@ from compliance.screening import BlacklistSource
 from risk_engine.db import Database, get_database
 from risk_engine.settings import Settings, get_settings
 from scoring.registry import RegistryScorer
+from scoring.snapshots import SnapshotFeatureSource
 
 DESCRIPTION = """
 Credit-risk engine for supply-chain finance: dealer ratings, credit limits and order loans for
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.keys = FileKeyProvider(settings.keys_dir)
     app.state.blacklist = BlacklistSource(settings.blacklist_file)
     app.state.scorer = RegistryScorer(app.state.db, settings.models_dir)
+    app.state.feature_source = SnapshotFeatureSource()
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(parties.router)

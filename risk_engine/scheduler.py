@@ -43,6 +43,7 @@ log = logging.getLogger("risk_engine.scheduler")
 JOB_MODULES: list[str] = [
     "risk_engine.scheduler",
     "loan_monitoring.jobs",
+    "scoring.jobs",
 ]
 
 _LOOKBACK = timedelta(days=2)  # how far back the latest slot of a trigger is searched

@@ -60,6 +60,21 @@ def promote(
         typer.echo(json.dumps({"version": record.version, "status": record.status}))
 
 
+@model_app.command("monitor")
+def monitor(
+    window_days: Annotated[int, typer.Option(min=1, help="decisions of the last N days")] = 30,
+    version: Annotated[str | None, typer.Option(help="default: the champion")] = None,
+) -> None:
+    """PSI of inputs and PD on recent decisions against training, and matured-outcome performance."""
+    from risk_engine.db import utcnow
+    from scoring.monitoring import monitoring_report
+
+    db, models_dir = _db_and_dir()
+    with db.session() as s:
+        report = monitoring_report(s, models_dir, now=utcnow(), window_days=window_days, version=version)
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+
+
 @model_app.command("card")
 def card(version: str) -> None:
     """Print a version's model card (Markdown)."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from api.auth import AdminClient
 from api.deps import DbSession
 from api.idempotency import Idempotency
+from risk_engine.db import utcnow
 from risk_engine.schemas import RequestModel
 from scoring import registry
 
@@ -33,6 +34,13 @@ def _view(r: registry.ModelRecord, *, card: bool = False) -> dict[str, Any]:
 def list_models(principal: AdminClient, session: DbSession) -> list[dict[str, Any]]:
     rows = session.scalars(select(registry.ModelRecord).order_by(registry.ModelRecord.created_at.desc()))
     return [_view(r) for r in rows]
+
+
+@router.get("/monitoring", summary="The champion's stability (PSI) on recent decisions and matured performance")
+def monitoring(request: Request, principal: AdminClient, session: DbSession, window_days: int = 30) -> dict[str, Any]:
+    from scoring.monitoring import monitoring_report
+
+    return monitoring_report(session, request.app.state.settings.models_dir, now=utcnow(), window_days=window_days)
 
 
 @router.get("/{version}", summary="One version with its metrics and model card")

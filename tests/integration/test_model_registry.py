@@ -103,3 +103,35 @@ def test_the_scorer_reads_the_registry_while_a_decision_holds_the_write_lock(db,
     with db.unit_of_work() as s:  # a decision's transaction, already writing
         audit.record(s, actor="test", action="decision.started", subject_type="x", subject_id="1")
         assert scorer.score({}, {}).model_version == "pd-test-1"
+
+
+def test_monitoring_reports_psi_of_recent_decisions_against_training(db, tmp_path, trained, platform):
+    from datetime import UTC, datetime
+
+    from risk_engine.decisions.schemas import CreditLimitRequestIn
+    from risk_engine.decisions.service import decide_credit_limit
+    from risk_engine.rules import service as rules_service
+    from scoring.monitoring import monitoring_report
+    from tests.decision_support import DictFeatureSource
+    from tests.factories import make_bank, make_dealer
+
+    with db.unit_of_work() as s:
+        registry.register(s, trained[0], tmp_path, actor="admin:test", status="champion")
+        rules_service.seed_default_ruleset(s)
+    frames = platform.trade_frames()
+    vectors = compute_features(frames, frames.observed_until).head(8)
+    bank = make_bank(db)
+    scorer = registry.RegistryScorer(db, tmp_path)
+    source = DictFeatureSource()
+    for _, row in vectors.iterrows():
+        dealer = make_dealer(db)
+        source.by_dealer[dealer.id] = row.to_dict()
+        with db.unit_of_work() as s:
+            decide_credit_limit(s, CreditLimitRequestIn(dealer_id=dealer.id, bank_id=bank.id), scorer=scorer,
+                                features=source, actor="platform:test")
+    with db.session() as s:
+        report = monitoring_report(s, tmp_path, now=datetime.now(UTC))
+    assert report["decisions"] == 8
+    assert report["psi_score"]["level"] in ("stable", "investigate", "significant")
+    assert "purchase_amount_3m" in report["psi_features"]
+    assert report["matured"]["decisions"] == 0

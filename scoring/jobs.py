@@ -1,0 +1,29 @@
+"""Scheduled jobs of the scoring domain, and the feature reader the early-warning job uses."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from loan_monitoring import jobs as loan_jobs
+from risk_engine.db import Database
+from risk_engine.scheduler import scheduled
+from risk_engine.settings import Settings
+from scoring.monitoring import monitoring_report
+from scoring.snapshots import SnapshotFeatureSource
+
+log = logging.getLogger("risk_engine.scoring")
+
+# early warning reads the same point-in-time features a decision scores
+loan_jobs.register_feature_reader(loan_jobs.reader_from_feature_source(SnapshotFeatureSource()))
+
+
+@scheduled("model_monitoring_daily", cron="0 3 * * *",
+           description="PSI of the champion's inputs and PD on the last 30 days' decisions; matured AUC")
+def daily_model_monitoring(db: Database, *, as_of: datetime, settings: Settings) -> dict[str, Any]:
+    with db.session() as session:
+        report = monitoring_report(session, settings.models_dir, now=as_of)
+    score = report.get("psi_score") or {}
+    if score.get("level") in ("investigate", "significant"):
+        log.warning("model score PSI %s is %s", score.get("psi"), score.get("level"))
+    return report
