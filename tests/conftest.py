@@ -100,6 +100,20 @@ def db(database: Database) -> Iterator[Database]:
     _empty(database)
 
 
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """SQLite only: for the SQLite side of a concurrency test whose PostgreSQL side is its own test."""
+    db = _sqlite_database(tmp_path_factory.mktemp("sqlite-only"))
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def sqlite_db(sqlite_database: Database) -> Iterator[Database]:
+    yield sqlite_database
+    _empty(sqlite_database)
+
+
 @pytest.fixture
 def pg_db(pg_database: Database) -> Iterator[Database]:
     yield pg_database

@@ -415,9 +415,8 @@ def test_32_threads_racing_to_reserve_on_postgresql_never_exceed_the_limit(pg_db
     assert_the_limit_held(pg_db, won, lost, line_id, affordable=14, amount="7000.00", limit="100000.00")
 
 
-def test_32_threads_racing_to_reserve_on_sqlite_never_exceed_the_limit(db):
-    if db.dialect != "sqlite":
-        pytest.skip("the PostgreSQL race is its own test")
+def test_32_threads_racing_to_reserve_on_sqlite_never_exceed_the_limit(sqlite_db):
+    db = sqlite_db
     won, lost, line_id = race_to_reserve(db, threads=32, limit="100000.00", amount="7000.00")
     assert_the_limit_held(db, won, lost, line_id, affordable=14, amount="7000.00", limit="100000.00")
 
@@ -462,7 +461,6 @@ def test_concurrent_limit_assignments_on_postgresql_never_exceed_the_bank_quota(
     )
 
 
-def test_concurrent_limit_assignments_on_sqlite_never_exceed_the_bank_quota(db):
-    if db.dialect != "sqlite":
-        pytest.skip("the PostgreSQL race is its own test")
+def test_concurrent_limit_assignments_on_sqlite_never_exceed_the_bank_quota(sqlite_db):
+    db = sqlite_db
     assert_the_quota_held(db, *race_to_open_lines(db, threads=16, quota="1000000.00", limit="300000.00"))

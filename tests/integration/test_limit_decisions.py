@@ -407,8 +407,7 @@ def test_concurrent_decisions_at_one_bank_on_postgresql_share_its_quota_exactly(
     assert_the_quota_is_shared_exactly(pg_db, decisions, bank_id, "1500000.00")
 
 
-def test_concurrent_decisions_at_one_bank_on_sqlite_share_its_quota_exactly(db, features):
-    if db.dialect != "sqlite":
-        pytest.skip("the PostgreSQL run is its own test")
+def test_concurrent_decisions_at_one_bank_on_sqlite_share_its_quota_exactly(sqlite_db, features):
+    db = sqlite_db
     decisions, bank_id = decide_concurrently(db, features, dealers=12, quota="1500000.00")
     assert_the_quota_is_shared_exactly(db, decisions, bank_id, "1500000.00")
