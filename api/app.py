@@ -13,6 +13,7 @@ from api.routers import (
     decisions,
     models,
     ops,
+    reports,
     order_loans,
     parties,
     reviews,
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(order_loans.router)
     app.include_router(alerts.router)
     app.include_router(models.router)
+    app.include_router(reports.router)
     console.install(app)
     # Outermost last: observability sees every request, including those the size limit refuses.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

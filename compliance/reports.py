@@ -196,3 +196,39 @@ def _check_entry(entry: Any, seq: int, entry_hash: str, digest: str) -> None:
     bound = entry_payload.get("decision_sha256") if isinstance(entry_payload, dict) else None
     if bound is not None and bound != digest:
         raise _fail("decision_digest_mismatch", "the audit entry records another decision")
+
+
+# --- issuing (the service behind GET /v1/decisions/{id}/report) -------------------------------------
+
+
+def issue_report(session: Any, keys: KeyProvider, decision_id: str, principal: Any, *,
+                 bank_id: str | None, path: str | None = None) -> str:
+    """Sign the report of one decision for ``principal`` (a bank sees only its own: another bank's or an
+    unknown id is not found). Every pull, refused or not, is written to the access log; when the decision
+    is not yet covered by a signed checkpoint, one is made now. Flushes; the caller commits."""
+    from compliance import access_log, checkpoints
+    from compliance.models import AuditEntry
+    from risk_engine.db import utcnow
+    from risk_engine.decisions import service as decisions
+    from risk_engine.errors import NotFound
+
+    try:
+        decision = decisions.get_decision(session, decision_id, bank_id=bank_id)
+    except NotFound:
+        access_log.log_access(session, principal, "decision.report.read", "decision", decision_id,
+                              outcome="not_found", path=path)
+        raise
+    latest = checkpoints.latest_checkpoint(session)
+    if latest is None or latest.tree_size < decision.audit_seq:
+        checkpoints.create_checkpoint(session, keys)
+    proof = checkpoints.inclusion_proof(session, decision.audit_seq)
+    entry = session.get(AuditEntry, decision.audit_seq)
+    payload = build_report_payload(
+        decisions.decision_document(decision), seq=entry.seq, entry_hash=entry.entry_hash,
+        inclusion_proof=proof["proof"], checkpoint=proof["checkpoint"], issued_at=utcnow(),
+        entry={k: getattr(entry, k) for k in ENTRY_FIELDS},
+    )
+    jws = sign_decision_report(payload, keys)
+    access_log.log_access(session, principal, "decision.report.read", "decision", decision.id,
+                          detail={"kid": signing.read_header(jws)["kid"], "audit_seq": entry.seq}, path=path)
+    return jws

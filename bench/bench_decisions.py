@@ -1,0 +1,490 @@
+"""Limit decisions over HTTP, the whole path with durable commits, against a bare FastAPI endpoint that only
+runs XGBoost predict on the same model — same load generator, same concurrency, same server setup.
+
+    .venv/bin/python bench/bench_decisions.py                       # SQLite, and PostgreSQL if reachable
+    .venv/bin/python bench/bench_decisions.py --requests 3000 --concurrency 16 --backends sqlite
+    RISK_BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/bench_decisions.py
+
+For each backend: a fresh database (a temporary SQLite file in WAL mode with ``synchronous=FULL`` — every
+commit fsynced — or a temporary PostgreSQL schema with the server's ``synchronous_commit``), migrated and
+seeded (one bank, ``--dealers`` dealers with consent, a platform key). Two uvicorn servers are started as
+child processes with the same worker count: the engine (``POST /v1/credit-limit-requests``: consent,
+locks, rules, XGBoost PD and TreeSHAP contributions, limit policy, decision record, ledger movement, audit
+entries, idempotency record, one commit) and a bare app (``POST /predict``: parse, ``booster.predict``,
+answer; ``inplace_predict``, the fastest way to predict one row). Both load the same model file and run
+XGBoost with one thread (``OMP_NUM_THREADS=1``: one row at a time, OpenMP threads only add cost). The load
+generator is ``wrk`` (the Debian package) with ``--concurrency`` connections for ``--seconds``, or, without
+wrk, httpx with ``--concurrency`` clients in one event loop. Every decision request carries a fresh
+``Idempotency-Key``.
+
+The feature source is an in-memory dict (point-in-time feature computation is benchmarked by
+``bench/bench_features.py``). Prints throughput, p50 and p99 side by side; never asserts a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+# --------------------------------------------------------------------------- the two servers
+
+
+def _booster():
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    booster.load_model(os.environ["BENCH_MODEL_FILE"])
+    booster.set_param({"nthread": 1})
+    return booster
+
+
+def _database():
+    from risk_engine.db import Database
+
+    url = os.environ["BENCH_DB_URL"]
+    schema = os.environ.get("BENCH_PG_SCHEMA")
+    if schema:
+        return Database(url, connect_args={"options": f"-csearch_path={schema}"}, pool_size=20, max_overflow=10)
+    database = Database(url)
+    _sqlite_full_sync(database)
+    return database
+
+
+def _sqlite_full_sync(database: Any) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(database.engine, "connect")
+    def _full(dbapi_connection: Any, _record: Any) -> None:  # fsync at every commit
+        dbapi_connection.execute("PRAGMA synchronous=FULL")
+
+
+def decision_app():  # noqa: ANN201 - uvicorn factory
+    """The engine's app with the scorer and an in-memory feature source wired in."""
+    import hashlib
+
+    from api.app import create_app
+    from risk_engine.settings import Settings
+    from tests.decision_support import DictFeatureSource, XgbScorer
+
+    model_file = Path(os.environ["BENCH_MODEL_FILE"])
+    settings = Settings(env="test", database_url=os.environ["BENCH_DB_URL"], keys_dir=Path(os.environ["BENCH_KEYS"]))
+    app = create_app(settings=settings, database=_database())
+    app.state.scorer = XgbScorer(
+        _booster(), version="bench-xgb", model_hash=hashlib.sha256(model_file.read_bytes()).hexdigest()
+    )
+    source = DictFeatureSource()
+    for dealer_id, features in json.loads(os.environ["BENCH_FEATURES"]).items():
+        source.set(dealer_id, **features)
+    app.state.feature_source = source
+    return app
+
+
+def predict_app():  # noqa: ANN201 - uvicorn factory
+    """A bare FastAPI endpoint: XGBoost predict on the same model, nothing else."""
+    import numpy as np
+    from fastapi import FastAPI
+
+    from tests.decision_support import MODEL_FEATURES
+
+    booster = _booster()
+    app = FastAPI()
+
+    @app.post("/predict")
+    def predict(body: dict[str, Any]) -> dict[str, float]:
+        features = body["features"]
+        row = [[np.nan if features.get(n) is None else float(features[n]) for n in MODEL_FEATURES]]
+        return {"pd": float(booster.inplace_predict(np.array(row, dtype=float))[0])}
+
+    return app
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _prepare_model(workdir: Path) -> Path:
+    from tests.decision_support import tiny_xgb_scorer
+
+    path = workdir / "model.ubj"
+    tiny_xgb_scorer().booster.save_model(str(path))
+    return path
+
+
+def _prepare_database(backend: str, workdir: Path, pg_url: str) -> tuple[str, str | None]:
+    from sqlalchemy import create_engine, text
+
+    from risk_engine import migrations
+
+    if backend == "sqlite":
+        url = f"sqlite:///{workdir / 'bench.db'}"
+        migrations.upgrade(url)
+        return url, None
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    from risk_engine.db import Database
+
+    db = Database(pg_url, connect_args={"options": f"-csearch_path={schema}"})
+    with db.engine.connect() as conn:
+        migrations.upgrade(connection=conn)
+        conn.commit()
+    db.dispose()
+    return pg_url, schema
+
+
+def _drop_schema(pg_url: str, schema: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _seed(url: str, schema: str | None, n_dealers: int, seed: int) -> tuple[str, list[str], str, dict]:
+    from decimal import Decimal
+
+    from risk_engine.db import Database
+    from tests.factories import make_api_key, make_bank, make_dealer
+
+    db = Database(url, connect_args={"options": f"-csearch_path={schema}"}) if schema else Database(url)
+    bank = make_bank(db, quota=Decimal("1000000000000.00"), max_line_amount=Decimal("100000000.00"))
+    dealers = [make_dealer(db).id for _ in range(n_dealers)]
+    key = make_api_key(db, "platform")
+    db.dispose()
+    rng = random.Random(seed)
+    features = {}  # a realistic mix: mostly sound dealers, some in arrears (refer) and some declined
+    for dealer_id in dealers:
+        roll = rng.random()
+        dpd = 0 if roll < 0.8 else (rng.randint(1, 30) if roll < 0.95 else rng.randint(31, 90))
+        features[dealer_id] = {
+            "current_days_past_due": dpd,
+            "purchase_amount_12m": float(rng.randint(600_000, 12_000_000)),
+            "purchase_amount_3m": float(rng.randint(150_000, 3_000_000)),
+            "tenure_months": rng.randint(12, 96),
+        }
+    return bank.id, dealers, key, features
+
+
+class _Server:
+    def __init__(self, factory: str, env: dict[str, str], workers: int) -> None:
+        self.port = _free_port()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"bench.bench_decisions:{factory}",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{factory} server exited with {self.process.returncode}") from None
+                time.sleep(0.2)
+        raise RuntimeError(f"{factory} server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+async def _load(url: str, make_request: Any, total: int, concurrency: int) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    counter = iter(range(total))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+
+        async def worker() -> None:
+            for n in counter:
+                path, body, headers = make_request(n)
+                started = time.perf_counter()
+                response = await client.post(path, json=body, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": total,
+        "seconds": elapsed,
+        "rps": total / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "statuses": statuses,
+    }
+
+
+WRK_SCRIPT = """
+local requests, n = {}, 0
+local path, headers_json = "%(path)s", %(headers)s
+local bodies = {%(bodies)s}
+local idempotent = %(idempotent)s
+local counter, prefix = 0, "x"
+function setup(thread)
+  n = n + 1
+  thread:set("prefix", "%(run)s-" .. n .. "-")
+end
+function init(args)
+  prefix = wrk.thread:get("prefix") or "%(run)s-0-"
+  math.randomseed(os.time() + #prefix)
+end
+function request()
+  counter = counter + 1
+  local headers = {}
+  for k, v in pairs(headers_json) do headers[k] = v end
+  headers["Content-Type"] = "application/json"
+  if idempotent then headers["Idempotency-Key"] = prefix .. counter end
+  return wrk.format("POST", path, headers, bodies[math.random(#bodies)])
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _load_wrk(
+    url: str,
+    path: str,
+    headers: dict[str, str],
+    bodies: list[dict],
+    *,
+    idempotent: bool,
+    seconds: int,
+    connections: int,
+    workdir: Path,
+) -> dict[str, Any]:
+    """wrk (the Debian package) for ``seconds`` with ``connections`` open connections over 2 threads."""
+    script = workdir / f"wrk-{secrets.token_hex(3)}.lua"
+    script.write_text(
+        WRK_SCRIPT
+        % {
+            "path": path,
+            "headers": "{" + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()) + "}",
+            "bodies": ", ".join(_lua_string(json.dumps(b, separators=(",", ":"))) for b in bodies),
+            "idempotent": "true" if idempotent else "false",
+            "run": secrets.token_hex(4),
+        }
+    )
+    result = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(min(2, connections)),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "--timeout",
+            "60s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = result.stdout
+    distribution = re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    percentiles = {p: _ms(value, unit) for p, value, unit in distribution}
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)$", out, re.M)
+    return {
+        "requests": total,
+        "seconds": seconds,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": percentiles["50"],
+        "p99_ms": percentiles["99"],
+        "statuses": {
+            "non_2xx": int(bad.group(1)) if bad else 0,
+            **({"socket_errors": errors.group(1)} if errors else {}),
+        },
+    }
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
+    from tests.decision_support import GOOD_DEALER
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-decisions-{backend}-"))
+    model_file = _prepare_model(workdir)
+    url, schema = _prepare_database(backend, workdir, args.pg_url)
+    try:
+        bank_id, dealers, key, features = _seed(url, schema, args.dealers, args.seed)
+        env = {
+            "BENCH_MODEL_FILE": str(model_file),
+            "BENCH_DB_URL": url,
+            "BENCH_KEYS": str(workdir / "keys"),
+            "BENCH_FEATURES": json.dumps(features),
+            "BENCH_PG_SCHEMA": schema or "",
+            "RISK_LOG_LEVEL": "WARNING",
+            "OMP_NUM_THREADS": "1",
+        }
+        decision_bodies = [{"dealer_id": d, "bank_id": bank_id} for d in dealers]
+        predict_bodies = [{"features": GOOD_DEALER | features[d]} for d in dealers]
+        endpoints = {
+            "predict": ("predict_app", "/predict", {}, predict_bodies, False),
+            "decision": (
+                "decision_app",
+                "/v1/credit-limit-requests",
+                {"Authorization": f"Bearer {key}"},
+                decision_bodies,
+                True,
+            ),
+        }
+        results = {}
+        for name, (factory, path, headers, bodies, idempotent) in endpoints.items():
+            server = _Server(factory, env, args.workers)
+            try:
+                if args.loader == "wrk":
+                    load = functools.partial(
+                        _load_wrk,
+                        server.url,
+                        path,
+                        headers,
+                        bodies,
+                        idempotent=idempotent,
+                        connections=args.concurrency,
+                        workdir=workdir,
+                    )
+                    load(seconds=args.warmup_seconds)
+                    results[name] = load(seconds=args.seconds)
+                else:
+                    rng, sequence = random.Random(args.seed), iter(range(10**9))
+
+                    def make(
+                        n, path=path, headers=headers, bodies=bodies, idempotent=idempotent, rng=rng, seq=sequence
+                    ):  # noqa: ANN001
+                        extra = {"Idempotency-Key": f"{workdir.name}-{next(seq)}"} if idempotent else {}
+                        return path, rng.choice(bodies), headers | extra
+
+                    asyncio.run(_load(server.url, make, args.warmup, args.concurrency))
+                    results[name] = asyncio.run(_load(server.url, make, args.requests, args.concurrency))
+            finally:
+                server.stop()
+        return results
+    finally:
+        if schema:
+            _drop_schema(args.pg_url, schema)
+
+
+def _pg_reachable(url: str) -> bool:
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001 - reachability probe
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--loader",
+        choices=("wrk", "httpx"),
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="wrk (Debian package `wrk`) when installed, else httpx",
+    )
+    parser.add_argument("--seconds", type=int, default=20, help="wrk: measured seconds per endpoint")
+    parser.add_argument("--warmup-seconds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=2000, help="httpx: requests per endpoint")
+    parser.add_argument("--warmup", type=int, default=100, help="httpx: warm-up requests")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes, both servers")
+    parser.add_argument("--dealers", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--pg-url", default=os.environ.get("RISK_BENCH_PG_URL", DEFAULT_PG_URL))
+    args = parser.parse_args()
+
+    rows = []
+    for backend in args.backends.split(","):
+        if backend == "postgresql" and not _pg_reachable(args.pg_url):
+            print(f"postgresql: skipped, {args.pg_url} not reachable", file=sys.stderr)
+            continue
+        results = run_backend(backend, args)
+        rows.append((backend, results))
+        print(json.dumps({"backend": backend, **results}), file=sys.stderr)
+
+    load = f"{args.seconds} s per endpoint (wrk)" if args.loader == "wrk" else f"{args.requests} requests (httpx)"
+    print(
+        f"\n{load}, {args.concurrency} concurrent clients, {args.workers} uvicorn worker(s) per server, "
+        f"{os.cpu_count()} CPUs, load average before the run {os.getloadavg()[0]:.1f}"
+    )
+    header = f"{'backend':<11}{'endpoint':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}  statuses"
+    print(header)
+    print("-" * len(header))
+    for backend, results in rows:
+        for name, label in (("predict", "bare xgboost predict"), ("decision", "limit decision (full)")):
+            r = results[name]
+            print(f"{backend:<11}{label:<26}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}  {r['statuses']}")
+        ratio = results["decision"]["rps"] / results["predict"]["rps"]
+        print(f"{backend:<11}{'decision / predict':<26}{100 * ratio:>8.1f}%")
+
+
+if __name__ == "__main__":
+    main()
