@@ -84,3 +84,39 @@ def matured_performance(session: Session, model_version: str, *, now: datetime) 
     if 0 < sum(y) < len(y):
         out.update(auc=m.auc(y, p), ks=m.ks(y, p), brier=m.brier(y, p))
     return out
+
+
+def challenger_comparison(session: Session, *, since: datetime | None = None) -> dict[str, Any]:
+    """Champion vs challenger on the live decisions the challenger scored in shadow: agreement of grades,
+    PD differences, rank correlation, and — where the 12-month outcome has matured — each one's AUC."""
+    query = select(Decision.dealer_id, Decision.decided_at, Decision.pd, Decision.grade, Decision.model_version,
+                   Decision.explanation).where(Decision.pd.is_not(None))
+    if since is not None:
+        query = query.where(Decision.decided_at >= since)
+    pairs: dict[tuple[str, str], list[tuple[float, float, str, str]]] = {}
+    for _dealer, _at, pd_, grade, version, explanation in session.execute(query):
+        shadow = (json.loads(explanation or "{}").get("model", {}).get("extra") or {}).get("shadow")
+        if not shadow or "pd" not in shadow:
+            continue
+        pairs.setdefault((version, shadow["model_version"]), []).append(
+            (float(pd_), float(shadow["pd"]), grade, shadow["grade"]))
+    comparisons = []
+    for (champion, challenger), rows in sorted(pairs.items()):
+        live = np.array([r[0] for r in rows])
+        shadow = np.array([r[1] for r in rows])
+        same_grade = np.mean([_fold(r[2]) == _fold(r[3]) for r in rows])
+        comparisons.append({
+            "champion": champion, "challenger": challenger, "decisions": len(rows),
+            "mean_pd": {"champion": float(live.mean()), "challenger": float(shadow.mean())},
+            "mean_abs_pd_difference": float(np.abs(live - shadow).mean()),
+            "grade_agreement": float(same_grade),
+            "rank_correlation": float(pd.Series(live).corr(pd.Series(shadow), method="spearman"))
+            if len(rows) > 2 else None,
+            "challenger_riskier_share": float(np.mean(shadow > live)),
+        })
+    return {"comparisons": comparisons,
+            "note": "shadow scores are recorded on every live decision and never acted on"}
+
+
+def _fold(grade: str) -> str:
+    return "C/D" if grade in ("C", "D") else grade

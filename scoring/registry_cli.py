@@ -75,6 +75,16 @@ def monitor(
     typer.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
 
 
+@model_app.command("compare")
+def compare() -> None:
+    """Champion vs challenger on the decisions the challenger scored in shadow."""
+    from scoring.monitoring import challenger_comparison
+
+    db, _ = _db_and_dir()
+    with db.session() as s:
+        typer.echo(json.dumps(challenger_comparison(s), ensure_ascii=False, indent=2))
+
+
 @model_app.command("card")
 def card(version: str) -> None:
     """Print a version's model card (Markdown)."""

@@ -43,6 +43,13 @@ def monitoring(request: Request, principal: AdminClient, session: DbSession, win
     return monitoring_report(session, request.app.state.settings.models_dir, now=utcnow(), window_days=window_days)
 
 
+@router.get("/comparison", summary="Champion vs challenger on the decisions the challenger scored in shadow")
+def comparison(principal: AdminClient, session: DbSession) -> dict[str, Any]:
+    from scoring.monitoring import challenger_comparison
+
+    return challenger_comparison(session)
+
+
 @router.get("/{version}", summary="One version with its metrics and model card")
 def get_model(version: str, principal: AdminClient, session: DbSession) -> dict[str, Any]:
     return _view(registry.get(session, version), card=True)

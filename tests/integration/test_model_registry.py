@@ -135,3 +135,32 @@ def test_monitoring_reports_psi_of_recent_decisions_against_training(db, tmp_pat
     assert report["psi_score"]["level"] in ("stable", "investigate", "significant")
     assert "purchase_amount_3m" in report["psi_features"]
     assert report["matured"]["decisions"] == 0
+
+
+def test_challenger_scores_in_shadow_and_is_compared_with_the_champion(db, tmp_path, trained, platform):
+    from risk_engine.decisions.schemas import CreditLimitRequestIn
+    from risk_engine.decisions.service import decide_credit_limit
+    from risk_engine.rules import service as rules_service
+    from scoring.monitoring import challenger_comparison
+    from tests.decision_support import DictFeatureSource
+    from tests.factories import make_bank, make_dealer
+
+    with db.unit_of_work() as s:
+        registry.register(s, trained[0], tmp_path, actor="admin:test", status="champion")
+        registry.register(s, trained[1], tmp_path, actor="admin:test", status="challenger")
+        rules_service.seed_default_ruleset(s)
+    frames = platform.trade_frames()
+    vectors = compute_features(frames, frames.observed_until).head(6)
+    bank, source = make_bank(db), DictFeatureSource()
+    scorer = registry.RegistryScorer(db, tmp_path)
+    for _, row in vectors.iterrows():
+        dealer = make_dealer(db)
+        source.by_dealer[dealer.id] = row.to_dict()
+        with db.unit_of_work() as s:
+            decide_credit_limit(s, CreditLimitRequestIn(dealer_id=dealer.id, bank_id=bank.id), scorer=scorer,
+                                features=source, actor="platform:test")
+    with db.session() as s:
+        report = challenger_comparison(s)
+    [pair] = report["comparisons"]
+    assert (pair["champion"], pair["challenger"], pair["decisions"]) == ("pd-test-1", "pd-test-2", 6)
+    assert 0 <= pair["grade_agreement"] <= 1 and pair["mean_abs_pd_difference"] >= 0
