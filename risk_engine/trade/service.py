@@ -12,7 +12,12 @@ Either way the caller's transaction commits the rows with one audit entry listin
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import os
+import secrets
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, or_, select, tuple_, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,7 +70,49 @@ class IngestReport:
 
 def content_hash(raw: dict[str, Any]) -> str:
     body = {k: v for k, v in raw.items() if k != "recorded_at"}
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
+
+
+_SAFE_INTEGER = 2**53 - 1
+
+
+def _canonical(body: dict[str, Any]) -> str:
+    """RFC 8785 of an event, byte for byte. An event is a flat object of short ASCII strings: for those
+    (and null, booleans and safe integers) JCS is the standard library's sorted, compact JSON, at a
+    fraction of the cost; anything else (non-ASCII text, floats, nesting) takes ``canonical_json``."""
+    if not all(type(v) is str or v is None or type(v) is bool
+               or (type(v) is int and -_SAFE_INTEGER <= v <= _SAFE_INTEGER) for v in body.values()):
+        return canonical_json(body)
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # non-ASCII keys or text: JCS orders keys by UTF-16 code units and escapes lone surrogates
+    return text if text.isascii() else canonical_json(body)
+
+
+class _IdSource:
+    """Ids exactly like ``risk_engine.ids.new_id`` (the prefix, then the first 20 base32 characters of 15
+    random bytes), encoded a thousand at a time: one ``b32encode`` of 15,000 bytes costs what a few
+    single ones do, and a bulk load makes one id per row. Emptied in a forked child, so that two
+    processes never hand out the same ids."""
+
+    BATCH = 1000
+
+    def __init__(self) -> None:
+        self._tokens: deque[str] = deque()
+
+    def new(self, prefix: str) -> str:
+        while True:
+            try:
+                return f"{prefix}_{self._tokens.popleft()}"
+            except IndexError:
+                text = base64.b32encode(secrets.token_bytes(15 * self.BATCH)).decode("ascii").lower()
+                self._tokens.extend(text[i:i + 20] for i in range(0, len(text), 24))
+
+    def clear(self) -> None:
+        self._tokens.clear()
+
+
+_ids = _IdSource()
+os.register_at_fork(after_in_child=_ids.clear)
 
 
 # --- what is already held ----------------------------------------------------------------------
@@ -108,19 +155,24 @@ class Ledger:
         self._fetch_parties(Supplier, self.suppliers, {e.supplier for e in events if hasattr(e, "supplier")})
         self._fetch_orders({e.order for e in events if hasattr(e, "order")})
         self._fetch_bills({e.payment_due for e in events if hasattr(e, "payment_due")})
-        keys = [(e.type, e.external_id) for e in events if (e.type, e.external_id) not in self.events]
-        for batch in _batches(keys, 500):
-            rows = self.session.execute(
-                select(m.TradeEvent.kind, m.TradeEvent.external_id, m.TradeEvent.content_hash,
-                       m.TradeEvent.subject_id).where(tuple_(m.TradeEvent.kind, m.TradeEvent.external_id).in_(batch))
-            )
-            for kind, ext, digest, subject in rows:
-                self.events[(kind, ext)] = (digest, subject)
-        invoice_keys = [(e.invoice_code, e.invoice_number) for e in events if e.type == "invoice"]
-        for batch in _batches(invoice_keys, 500):
-            self.invoice_keys.update(self.session.execute(
-                select(m.Invoice.invoice_code, m.Invoice.invoice_number)
-                .where(tuple_(m.Invoice.invoice_code, m.Invoice.invoice_number).in_(batch))).all())
+        # One equality and one IN list per kind (per invoice code): SQLite answers a row-value IN
+        # (``(kind, external_id) IN (...)``) by scanning the whole index, the split form by seeks.
+        unseen = _grouped((e.type, e.external_id) for e in events
+                          if (e.type, e.external_id) not in self.events)
+        ev = m.TradeEvent
+        for kind, external_ids in unseen.items():
+            for batch in _batches(external_ids, 500):
+                rows = self.session.execute(select(ev.kind, ev.external_id, ev.content_hash, ev.subject_id)
+                                            .where(ev.kind == kind, ev.external_id.in_(batch)))
+                for kind_, ext, digest, subject in rows:
+                    self.events[(kind_, ext)] = (digest, subject)
+        invoices = _grouped((e.invoice_code, e.invoice_number) for e in events if e.type == "invoice")
+        inv = m.Invoice
+        for code, numbers in invoices.items():
+            for batch in _batches(numbers, 500):
+                self.invoice_keys.update(self.session.execute(
+                    select(inv.invoice_code, inv.invoice_number)
+                    .where(inv.invoice_code == code, inv.invoice_number.in_(batch))).all())
 
     def _fetch_parties(self, model: type, cache: dict[str, str | None], refs: set[str]) -> None:
         missing = [r for r in refs if r not in cache]
@@ -180,6 +232,13 @@ def _known(value: Any, what: str, ref: str) -> Any:
     return value
 
 
+def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    groups: dict[str, dict[str, None]] = {}
+    for first, second in pairs:
+        groups.setdefault(first, {})[second] = None  # ordered, without repeats
+    return {first: list(seconds) for first, seconds in groups.items()}
+
+
 def _batches(items: list[Any], size: int) -> Iterable[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -208,7 +267,7 @@ def _plan_order(ledger: Ledger, e: s.OrderEvent, recorded_at: datetime) -> Chang
     milestone = _MILESTONE.get(e.status)
     if milestone and getattr(e, milestone) is None:
         raise Rejected(f"status '{e.status}' needs {milestone}", field=milestone)
-    oid = new_id("ord")
+    oid = _ids.new("ord")
     row = dict(id=oid, external_id=e.external_id, dealer_id=dealer_id, supplier_id=supplier_id, amount=e.amount,
                status=e.status, placed_at=e.placed_at, confirmed_at=e.confirmed_at, shipped_at=e.shipped_at,
                delivered_at=e.delivered_at, cancelled_at=e.cancelled_at, returned_at=e.returned_at,
@@ -251,7 +310,7 @@ def _plan_payment_due(ledger: Ledger, e: s.PaymentDueEvent, recorded_at: datetim
     if e.paid_on is None and paid_amount > 0:
         raise Rejected("paid_amount given without paid_on", field="paid_on")
     settled = paid_amount == e.amount
-    bid = new_id("due")
+    bid = _ids.new("due")
     row = dict(id=bid, external_id=e.external_id, order_id=order.id, dealer_id=order.dealer_id, amount=e.amount,
                due_on=e.due_on, paid_amount=paid_amount, paid_on=e.paid_on if settled else None,
                paid_recorded_at=(e.paid_recorded_at or recorded_at) if settled else None, recorded_at=recorded_at)
@@ -268,7 +327,7 @@ def _plan_payment(ledger: Ledger, e: s.PaymentEvent, recorded_at: datetime) -> C
     outstanding = bill.amount - bill.paid_amount
     if e.amount > outstanding:
         raise Rejected(f"payment exceeds the outstanding {outstanding}", field="amount")
-    pid = new_id("pay")
+    pid = _ids.new("pay")
     paid = bill.paid_amount + e.amount
     values: dict[str, Any] = {"paid_amount": paid}
     if paid == bill.amount:
@@ -289,7 +348,7 @@ def _plan_invoice(ledger: Ledger, e: s.InvoiceEvent, recorded_at: datetime) -> C
     key = (e.invoice_code, e.invoice_number)
     if key in ledger.invoice_keys:
         raise Rejected("an invoice with this code and number is already recorded", field="invoice_number")
-    iid = new_id("inv")
+    iid = _ids.new("inv")
     row = dict(id=iid, external_id=e.external_id, order_id=order.id, invoice_code=e.invoice_code,
                invoice_number=e.invoice_number, seller_credit_code=e.seller_credit_code,
                buyer_credit_code=e.buyer_credit_code, amount=e.amount, tax=e.tax, issued_on=e.issued_on,
@@ -303,7 +362,7 @@ def _plan_delivery(ledger: Ledger, e: s.DeliveryEvent, recorded_at: datetime) ->
         raise Rejected("delivery is before the order was placed", field="delivered_at")
     if order.status == "cancelled":
         raise Rejected("the order was cancelled", field="order")
-    did = new_id("dlv")
+    did = _ids.new("dlv")
     row = dict(id=did, external_id=e.external_id, order_id=order.id, delivered_at=e.delivered_at,
                carrier=e.carrier, tracking_number=e.tracking_number, recorded_at=recorded_at)
     changes = Changes(did, inserts=[(m.Delivery, row)])
@@ -324,7 +383,7 @@ def _plan_return(ledger: Ledger, e: s.ReturnEvent, recorded_at: datetime) -> Cha
         raise Rejected("return is before the order was placed", field="returned_at")
     if e.amount > order.amount:
         raise Rejected("return exceeds the order amount", field="amount")
-    rid = new_id("ret")
+    rid = _ids.new("ret")
     row = dict(id=rid, external_id=e.external_id, order_id=order.id, dealer_id=order.dealer_id, amount=e.amount,
                returned_at=e.returned_at, reason=e.reason, recorded_at=recorded_at)
     return Changes(rid, inserts=[(m.Return, row)])
@@ -332,7 +391,7 @@ def _plan_return(ledger: Ledger, e: s.ReturnEvent, recorded_at: datetime) -> Cha
 
 def _plan_related_party(ledger: Ledger, e: s.RelatedPartyEvent, recorded_at: datetime) -> Changes:
     dealer_id, supplier_id = ledger.dealer(e.dealer), ledger.supplier(e.supplier)
-    lid = new_id("rel")
+    lid = _ids.new("rel")
     row = dict(id=lid, external_id=e.external_id, dealer_id=dealer_id, supplier_id=supplier_id, kind=e.kind,
                evidence=e.evidence, recorded_at=recorded_at)
     return Changes(lid, inserts=[(m.RelatedPartyLink, row)])
@@ -471,8 +530,8 @@ def _apply(session: Session, inserts: list[tuple[type, dict[str, Any]]],
     for model, row in inserts:
         by_model.setdefault(model, []).append(row)
     for model in _INSERT_ORDER:
-        if model in by_model:
-            session.execute(insert(model), by_model[model])
+        if model in by_model:  # Core executemany: the ORM's bulk bookkeeping adds nothing to plain rows
+            session.execute(insert(model.__table__), by_model[model])
     for model, pk, values in updates:
         session.execute(update(model).where(model.id == pk).values(**values))
 
