@@ -16,6 +16,7 @@ from risk_engine.errors import DomainError
 from risk_engine.settings import get_settings
 from scoring import registry_cli  # noqa: F401  (adds train, list, promote and card to `model`)
 from scoring.cli import model_app
+from scoring.jobs import early_warning_reads_trade_features
 
 app = typer.Typer(help="Credit-risk engine for supply-chain finance.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -199,7 +200,8 @@ def _run_job_once(name: str, as_of: str | None) -> None:
     from risk_engine import scheduler
 
     try:
-        outcome = scheduler.run_job(get_database(), get_settings(), name, as_of=_as_of(as_of))
+        with early_warning_reads_trade_features():
+            outcome = scheduler.run_job(get_database(), get_settings(), name, as_of=_as_of(as_of))
     except DomainError as exc:
         _fail(exc.detail, code=2)
     except Exception as exc:  # the run is recorded as failed; say so and exit non-zero
@@ -222,7 +224,8 @@ def scheduler_serve(
         return
     settings = get_settings()
     configure_logging(settings.log_level)
-    scheduler.serve(get_database(), settings)
+    with early_warning_reads_trade_features():
+        scheduler.serve(get_database(), settings)
 
 
 @jobs_app.command("list")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +16,18 @@ from scoring.snapshots import SnapshotFeatureSource
 
 log = logging.getLogger("risk_engine.scoring")
 
-# early warning reads the same point-in-time features a decision scores
-loan_jobs.register_feature_reader(loan_jobs.reader_from_feature_source(SnapshotFeatureSource()))
+_TRADE_FEATURES = loan_jobs.reader_from_feature_source(SnapshotFeatureSource())
+
+
+@contextmanager
+def early_warning_reads_trade_features() -> Iterator[None]:
+    """While open, the early-warning job reads the same point-in-time features a decision scores.
+    The scheduler and `risk-engine jobs run` open it; a plain import changes nothing."""
+    loan_jobs.register_feature_reader(_TRADE_FEATURES)
+    try:
+        yield
+    finally:
+        loan_jobs.unregister_feature_reader(_TRADE_FEATURES)
 
 
 @scheduled("model_monitoring_daily", cron="0 3 * * *",

@@ -62,7 +62,9 @@ def test_an_officer_resolves_an_alert_with_a_reason_and_it_is_audited(client, db
     )
     assert "The alert is resolved." in r.text and r.text.count("data-alert=") == 1
     with db.session() as s:
-        entry = s.scalars(select(AuditEntry).where(AuditEntry.subject_id == alert_id)).all()[-1]
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.subject_id == alert_id).order_by(AuditEntry.seq)
+        ).all()[-1]
         assert entry.action == "alert.resolved" and "seasonal returns" in entry.payload
     again = client.post(
         f"/console/alerts/{alert_id}/resolution",
