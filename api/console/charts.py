@@ -136,7 +136,7 @@ def waterfall_svg(
     final = base + math.fsum(s.contribution for s in rows)
 
     # columns: input name | its value | the bars | the contribution (or, on the base and final rows, the PD)
-    row_h, top, name_r, value_r, note_w = 28, 34, 290, 370, 170
+    row_h, top, name_r, value_r, note_w = 28, 34, 280, 360, 215
     plot_l, plot_r = value_r + 14, width - note_w
     n_rows = len(rows) + 2
     height = top + n_rows * row_h + 44

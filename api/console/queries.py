@@ -70,9 +70,9 @@ def review_rows(session: Session, cases: Sequence[Any]) -> list[dict[str, Any]]:
         {
             row.id: row
             for row in session.execute(
-                select(Decision.id, Decision.grade, Decision.pd, Decision.score, Decision.outcome).where(
-                    Decision.id.in_(ids)
-                )
+                select(
+                    Decision.id, Decision.kind, Decision.grade, Decision.pd, Decision.score, Decision.outcome
+                ).where(Decision.id.in_(ids))
             )
         }
         if ids
