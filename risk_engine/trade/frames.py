@@ -151,20 +151,24 @@ def _dealers(session: Session, only: Any) -> tuple[pd.DataFrame, pd.Index]:
 
 
 _ORDER_COLUMNS = (m.Order.id, m.Order.dealer_id, m.Order.supplier_id, _fen(m.Order.amount), m.Order.placed_at,
-                  m.Order.cancelled_at, m.Order.recorded_at)
+                  m.Order.cancelled_at, m.Order.cancelled_recorded_at, m.Order.recorded_at)
 
 
 def _orders(session: Session, statement: Any, index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The stored orders as read, and as the feature frame (``supplier_id`` left to the caller)."""
     orders = _frame(session, statement,
-                    ["id", "dealer", "supplier", "amount_fen", "placed_at", "cancelled_at", "recorded_at"])
+                    ["id", "dealer", "supplier", "amount_fen", "placed_at", "cancelled_at", "cancelled_recorded_at",
+                     "recorded_at"])
+    # a cancellation counts from when it was effective or, if reported later, from when it was known
+    effective = pd.to_datetime(orders["cancelled_at"], utc=True)
+    known = pd.to_datetime(orders["cancelled_recorded_at"], utc=True)
     orders_out = pd.DataFrame({
         "order_id": np.arange(len(orders), dtype=np.int64),
         "dealer_id": _codes(orders["dealer"], index),
         "supplier_id": np.zeros(len(orders), dtype=np.int64),
         "amount_fen": orders["amount_fen"].astype(np.int64),
         "placed_at": pd.to_datetime(orders["placed_at"], utc=True),
-        "cancelled_at": pd.to_datetime(orders["cancelled_at"], utc=True),
+        "cancelled_at": effective.where(known.isna() | (known <= effective), known),
         "recorded_at": pd.to_datetime(orders["recorded_at"], utc=True),
     })
     return orders, orders_out

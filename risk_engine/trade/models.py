@@ -55,6 +55,8 @@ class Order(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancelled_recorded_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True, doc="when the engine learned of the cancellation (it may be back-dated)")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -271,7 +271,7 @@ def _plan_order(ledger: Ledger, e: s.OrderEvent, recorded_at: datetime) -> Chang
     row = dict(id=oid, external_id=e.external_id, dealer_id=dealer_id, supplier_id=supplier_id, amount=e.amount,
                status=e.status, placed_at=e.placed_at, confirmed_at=e.confirmed_at, shipped_at=e.shipped_at,
                delivered_at=e.delivered_at, cancelled_at=e.cancelled_at, returned_at=e.returned_at,
-               recorded_at=recorded_at)
+               cancelled_recorded_at=recorded_at if e.cancelled_at else None, recorded_at=recorded_at)
     view = OrderView(oid, dealer_id, supplier_id, e.amount, e.status, e.placed_at, e.delivered_at)
 
     def commit() -> None:
@@ -296,8 +296,10 @@ def _plan_order_status(ledger: Ledger, e: s.OrderStatusEvent, recorded_at: datet
         if e.status == "delivered":
             order.delivered_at = e.at
 
-    return Changes(order.id, updates=[(m.Order, order.id, {"status": e.status, _MILESTONE[e.status]: e.at})],
-                   commit_view=commit)
+    values: dict[str, Any] = {"status": e.status, _MILESTONE[e.status]: e.at}
+    if e.status == "cancelled":
+        values["cancelled_recorded_at"] = recorded_at  # a back-dated cancellation is known only from now
+    return Changes(order.id, updates=[(m.Order, order.id, values)], commit_view=commit)
 
 
 def _plan_payment_due(ledger: Ledger, e: s.PaymentDueEvent, recorded_at: datetime) -> Changes:

@@ -138,8 +138,6 @@ def test_events_recorded_after_t_never_change_the_snapshot_at_t(db, supplier, dr
     assert recomputed == snapshots.snapshot_values(stored)
 
 
-@pytest.mark.xfail(strict=True, reason="a cancellation reported after T but dated before T is taken as known "
-                   "at its date: trade_order keeps no time at which the cancellation was recorded")
 def test_a_back_dated_cancellation_reported_after_t_does_not_change_the_snapshot_at_t(db, supplier):
     p = "PITX"
     dealer_id, _ = onboard(db, p)
