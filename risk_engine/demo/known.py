@@ -26,7 +26,7 @@ def _cut(frame: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
         if isinstance(dtype, pd.DatetimeTZDtype) and column != "recorded_at":
             kept[column] = kept[column].where(kept[column] < at)
         elif pd.api.types.is_datetime64_dtype(dtype) and column.endswith("_on") and column not in (
-                "registered_on", "licence_expires_on", "due_on", "onboarded_on"):
+                "registered_on", "licence_expires_on", "due_on", "onboarded_on", "issued_on"):
             kept[column] = kept[column].where(kept[column] < day)
     return kept
 
