@@ -16,6 +16,7 @@ from api.routers import (
     reports,
     order_loans,
     parties,
+    portfolio,
     reviews,
     rulesets,
     trade,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(alerts.router)
     app.include_router(models.router)
     app.include_router(reports.router)
+    app.include_router(portfolio.router)
     console.install(app)
     # Outermost last: observability sees every request, including those the size limit refuses.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
