@@ -24,7 +24,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import select
@@ -35,9 +35,15 @@ from compliance.audit import canonical_json
 from risk_engine.decisions.ports import FeatureVector
 from risk_engine.errors import NotFound
 from risk_engine.ids import new_id
-from risk_engine.trade.frames import load_purchase_frames, load_trade_frames
+from risk_engine.trade.frames import load_monthly_purchases, load_trade_frames
 from scoring.catalog import CATALOG, FEATURE_NAMES
-from scoring.features import CHINA_STANDARD_TIME, HISTORY_MONTHS, compute_features, industry_seasonal_index
+from scoring.features import (
+    CHINA_STANDARD_TIME,
+    HISTORY_MONTHS,
+    Clock,
+    compute_features,
+    industry_seasonal_index,
+)
 from scoring.models import FeatureSnapshot, IndustrySeasonality
 
 SOURCE = "feature_snapshot"
@@ -74,9 +80,10 @@ def month_of(as_of: datetime | pd.Timestamp | str) -> tuple[date, datetime]:
 
 
 def _compute_seasonality(session: Session, month: date, start: datetime) -> IndustrySeasonality:
-    # the index reads HISTORY_MONTHS of orders before the month; one more month of margin is cheap
-    since = (pd.Timestamp(start) - pd.DateOffset(months=HISTORY_MONTHS + 1)).to_pydatetime()
-    trade = load_purchase_frames(session, placed_since=since, recorded_before=start)
+    # the month boundaries exactly as the feature computation draws them (Clock: UTC microseconds)
+    boundaries = [datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(us))
+                  for us in Clock.at(start).month_starts]
+    trade = load_monthly_purchases(session, boundaries)
     table = industry_seasonal_index(trade, start)
     body = canonical_json({str(industry): [float(v) for v in row] for industry, row in table.iterrows()})
     dealers = int((trade.dealers["recorded_at"] < pd.Timestamp(start)).sum())

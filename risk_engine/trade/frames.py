@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, case, cast, func, select
+from sqlalchemy import BigInteger, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from limits.models import CreditLineRecord, CreditMovement
@@ -118,15 +118,33 @@ def load_trade_frames(session: Session, dealer_ids: Sequence[str] | None = None)
     return frames, IdMap(index)
 
 
-def load_purchase_frames(session: Session, *, placed_since: datetime,
-                         recorded_before: datetime) -> TradeFrames:
-    """Every dealer, and the orders placed since ``placed_since`` that were recorded before
-    ``recorded_before``: what ``scoring.features.industry_seasonal_index`` reads, nothing more."""
+def load_monthly_purchases(session: Session, month_starts: Sequence[datetime]) -> TradeFrames:
+    """Every dealer, and per dealer and month what ``scoring.features.industry_seasonal_index`` reads:
+    the sum of the orders placed in the month that were recorded, and not cancelled, before
+    ``month_starts[0]``. ``month_starts`` go back in time; month k is [month_starts[k + 1],
+    month_starts[k]). One row per (dealer, month), dated at the month's first instant — a dozen rows
+    per dealer instead of every order, summed exactly (integer fen) in the database."""
+    now, oldest = month_starts[0], month_starts[-1]
     dealers_out, index = _dealers(session, lambda statement, column: statement)
     o = m.Order
-    _, orders_out = _orders(session, select(*_ORDER_COLUMNS).where(o.placed_at >= placed_since,
-                                                                   o.recorded_at < recorded_before), index)
-    orders_out["supplier_id"] = np.zeros(len(orders_out), dtype=np.int64)  # suppliers play no part
+    month = case(*((o.placed_at >= begins, k) for k, begins in enumerate(month_starts[1:])))
+    not_cancelled = or_(o.cancelled_at.is_(None), o.cancelled_at >= now, o.cancelled_recorded_at >= now)
+    placed = (select(o.dealer_id.label("dealer"), month.label("month"), _fen(o.amount).label("fen"))
+              .where(o.placed_at >= oldest, o.placed_at < now, o.recorded_at < now, not_cancelled)
+              .subquery())
+    sums = _frame(session, select(placed.c.dealer, placed.c.month, func.sum(placed.c.fen))
+                  .group_by(placed.c.dealer, placed.c.month), ["dealer", "month", "amount_fen"])
+    begins = pd.DatetimeIndex(pd.to_datetime(list(month_starts[1:]), utc=True))
+    placed_at = pd.Series(begins[sums["month"].astype(np.int64).to_numpy()], dtype="datetime64[ns, UTC]")
+    orders_out = pd.DataFrame({
+        "order_id": np.arange(len(sums), dtype=np.int64),
+        "dealer_id": _codes(sums["dealer"], index),
+        "supplier_id": np.zeros(len(sums), dtype=np.int64),  # suppliers play no part
+        "amount_fen": sums["amount_fen"].astype(np.int64),
+        "placed_at": placed_at,
+        "cancelled_at": pd.Series(pd.NaT, index=range(len(sums)), dtype="datetime64[ns, UTC]"),
+        "recorded_at": placed_at,
+    })
     return TradeFrames(dealers=dealers_out, orders=orders_out,
                        payments=pd.DataFrame(columns=REQUIRED_COLUMNS["payments"]))
 
