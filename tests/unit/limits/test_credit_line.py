@@ -1,4 +1,5 @@
 """The credit line value model: each movement's rule, then random sequences that keep every invariant."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -133,7 +134,11 @@ def test_closing_needs_reservations_cleared_and_is_final():
 def test_a_closed_line_reopens_with_a_fresh_limit_above_what_still_runs_off():
     closed = line(utilised="500.00").close()
     reopened = closed.reopen(D("2000.00"), dt.date(2027, 1, 1))
-    assert (reopened.status, reopened.limit, reopened.available) == (LineStatus.ACTIVE, D("2000.00"), D("1500.00"))
+    assert (reopened.status, reopened.limit, reopened.available) == (
+        LineStatus.ACTIVE,
+        D("2000.00"),
+        D("1500.00"),
+    )
     assert reopened.expires_on == dt.date(2027, 1, 1)
     with pytest.raises(Conflict) as caught:
         closed.reopen(D("499.99"))
@@ -144,8 +149,14 @@ def test_a_closed_line_reopens_with_a_fresh_limit_above_what_still_runs_off():
 
 def test_a_line_serialises_money_as_strings():
     data = open_credit_line(D("1000.00"), dt.date(2026, 1, 1)).reserve(D("250.50")).to_json()
-    assert data == {"limit": "1000.00", "reserved": "250.50", "utilised": "0.00", "available": "749.50",
-                    "status": "active", "expires_on": "2026-01-01"}
+    assert data == {
+        "limit": "1000.00",
+        "reserved": "250.50",
+        "utilised": "0.00",
+        "available": "749.50",
+        "status": "active",
+        "expires_on": "2026-01-01",
+    }
 
 
 # --------------------------------------------------------------------------- stateful property

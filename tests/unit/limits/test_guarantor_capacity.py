@@ -1,4 +1,5 @@
 """A guarantor's regulatory headroom (融资担保公司监督管理条例 Art. 15–17)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -30,8 +31,12 @@ def test_one_client_is_held_to_ten_percent_of_net_assets():
 
 
 def test_a_client_with_its_related_parties_is_held_to_fifteen_percent():
-    book = {"dealer": D("200000.00"), "sister": D("900000.00"), "parent": D("300000.00"),
-            "other": D("5000000.00")}
+    book = {
+        "dealer": D("200000.00"),
+        "sister": D("900000.00"),
+        "parent": D("300000.00"),
+        "other": D("5000000.00"),
+    }
     capacity = guarantee_capacity(guarantor(), book, "dealer", related_clients=["sister", "parent"])
     assert capacity.binding == "related_group"
     assert capacity.headroom == D("100000.00")  # 15% of 10m = 1.5m, group holds 1.4m

@@ -1,4 +1,5 @@
 """The limit policy: one test per binding constraint, notching, rounding, and the min-of-candidates law."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -78,15 +79,21 @@ def test_a_product_requiring_a_guarantee_gives_nothing_without_one():
 
 
 def test_the_guarantors_regulatory_headroom_binds():
-    guarantee = GuaranteeSupport(committed_amount=D("500000.00"), coverage_ratio=D("0.8"),
-                                 regulatory_headroom=D("40000.00"), in_place=D("40000.00"))
+    guarantee = GuaranteeSupport(
+        committed_amount=D("500000.00"),
+        coverage_ratio=D("0.8"),
+        regulatory_headroom=D("40000.00"),
+        in_place=D("40000.00"),
+    )
     decision = assign_limit(request(guarantee=guarantee))
     assert decision.binding == "guarantor_capacity"
     assert decision.limit == D("100000.00")  # (40k in place + 40k headroom) / 0.8
 
 
 def test_a_guarantee_without_an_agreed_amount_is_limited_by_regulatory_capacity_only():
-    guarantee = GuaranteeSupport(committed_amount=None, coverage_ratio=D("0.5"), regulatory_headroom=D("50000.00"))
+    guarantee = GuaranteeSupport(
+        committed_amount=None, coverage_ratio=D("0.5"), regulatory_headroom=D("50000.00")
+    )
     decision = assign_limit(request(guarantee=guarantee))
     assert "guarantee_backed" not in decision.candidates
     assert decision.binding == "guarantor_capacity" and decision.limit == D("100000.00")
@@ -111,19 +118,33 @@ def test_an_ineligible_grade_gets_no_limit_and_says_so():
 
 def test_every_candidate_is_reported_in_policy_order():
     guarantee = GuaranteeSupport(D("900000"), D("0.5"), regulatory_headroom=D("700000"))
-    decision = assign_limit(request(requested_amount=D("999999"), guarantee=guarantee,
-                                    overlay_cap=D("888888"), overlay_fraction=D("0.9")))
+    decision = assign_limit(
+        request(
+            requested_amount=D("999999"),
+            guarantee=guarantee,
+            overlay_cap=D("888888"),
+            overlay_fraction=D("0.9"),
+        )
+    )
     assert list(decision.candidates) == [
-        "capacity", "grade_cap", "product_cap", "bank_quota", "requested",
-        "guarantee_backed", "guarantor_capacity", "overlay_cap", "overlay_fraction",
+        "capacity",
+        "grade_cap",
+        "product_cap",
+        "bank_quota",
+        "requested",
+        "guarantee_backed",
+        "guarantor_capacity",
+        "overlay_cap",
+        "overlay_fraction",
     ]
     assert decision.candidates["overlay_fraction"] == D("180000.00")
     assert decision.to_json()["candidates"]["guarantee_backed"] == "1800000.00"
 
 
 def test_an_overlay_fraction_and_an_overlay_cap_do_not_compound():
-    decision = assign_limit(request(avg_monthly_purchases=D("500000"), overlay_cap=D("200000.00"),
-                                    overlay_fraction=D("0.5")))
+    decision = assign_limit(
+        request(avg_monthly_purchases=D("500000"), overlay_cap=D("200000.00"), overlay_fraction=D("0.5"))
+    )
     assert decision.candidates["overlay_fraction"] == D("500000.00")  # half of the 1m policy amount
     assert decision.binding == "overlay_cap" and decision.limit == D("200000.00")
 
@@ -178,11 +199,13 @@ def test_the_default_table_follows_the_master_scale():
 
 
 def test_a_custom_table_is_plain_data():
-    table = GradePolicyTable.from_json([
-        {"grade": "1", "purchase_multiple": "4", "cap": "1000000"},
-        {"grade": "2", "purchase_multiple": "1", "cap": "100000"},
-        {"grade": "3", "purchase_multiple": "0", "cap": "0", "eligible": False},
-    ])
+    table = GradePolicyTable.from_json(
+        [
+            {"grade": "1", "purchase_multiple": "4", "cap": "1000000"},
+            {"grade": "2", "purchase_multiple": "1", "cap": "100000"},
+            {"grade": "3", "purchase_multiple": "0", "cap": "0", "eligible": False},
+        ]
+    )
     decision = assign_limit(LimitRequest(grade="1", avg_monthly_purchases=D("50000"), notches=1), table)
     assert decision.grade == "2" and decision.limit == D("50000.00")
     assert GradePolicyTable.from_json(table.to_json()) == table
@@ -195,10 +218,14 @@ def test_a_policy_table_refuses_duplicate_grades():
 
 
 def test_rule_overlays_feed_the_limit_policy():
-    rules = RuleSet(version=1, author="alice", rules=(
-        Rule("OV_RET", "overlay", "returns > 0.1", "退货", "Returns", OverlayAction(notches=1)),
-        Rule("OV_CAP", "overlay", "true", "上限", "Cap", OverlayAction(limit_cap=D("120000.00"))),
-    ))
+    rules = RuleSet(
+        version=1,
+        author="alice",
+        rules=(
+            Rule("OV_RET", "overlay", "returns > 0.1", "退货", "Returns", OverlayAction(notches=1)),
+            Rule("OV_CAP", "overlay", "true", "上限", "Cap", OverlayAction(limit_cap=D("120000.00"))),
+        ),
+    )
     outcome = evaluate(rules, {"returns": 0.2})
     decision = assign_limit(request().with_overlays(outcome))
     assert decision.grade == "BBB" and decision.binding == "overlay_cap"
@@ -222,11 +249,18 @@ amounts = st.decimals(min_value=-1000, max_value=10_000_000, places=2)
 def test_the_limit_is_the_smallest_candidate_rounded_down(
     grade, purchases, product_cap, quota, requested, fraction, unit, notches
 ):
-    decision = assign_limit(LimitRequest(
-        grade=grade, avg_monthly_purchases=purchases, product_cap=product_cap,
-        bank_remaining_quota=quota, requested_amount=requested, overlay_fraction=fraction,
-        rounding_unit=unit, notches=notches,
-    ))
+    decision = assign_limit(
+        LimitRequest(
+            grade=grade,
+            avg_monthly_purchases=purchases,
+            product_cap=product_cap,
+            bank_remaining_quota=quota,
+            requested_amount=requested,
+            overlay_fraction=fraction,
+            rounding_unit=unit,
+            notches=notches,
+        )
+    )
     smallest = min(decision.candidates.values())
     assert decision.candidates[decision.binding] == smallest
     assert decision.limit == round_down(smallest, unit)

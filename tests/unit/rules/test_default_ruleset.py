@@ -1,4 +1,5 @@
 """The shipped default rule set: each rule fires on a crafted context, and only the names documented."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -122,8 +123,16 @@ def test_days_past_due_bands_decide(default_rules, dpd, decision):
 
 
 def test_default_overlays_carry_their_actions(default_rules):
-    outcome = evaluate(default_rules, {**CLEAN, "return_rate_6m": 0.3, "supplier_hhi_12m": 0.9,
-                                       "tenure_months": 8, "purchase_trend_3m": -0.4})
+    outcome = evaluate(
+        default_rules,
+        {
+            **CLEAN,
+            "return_rate_6m": 0.3,
+            "supplier_hhi_12m": 0.9,
+            "tenure_months": 8,
+            "purchase_trend_3m": -0.4,
+        },
+    )
     assert outcome.notches == 2
     assert outcome.limit_fraction == Decimal("0.5")
     assert outcome.limit_cap == Decimal("200000.00")

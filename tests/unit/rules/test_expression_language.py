@@ -1,4 +1,5 @@
 """The rule-condition language: precedence, missing values, types, errors with positions, hostile text."""
+
 from __future__ import annotations
 
 import builtins
@@ -308,9 +309,9 @@ def test_any_text_either_parses_or_raises_a_syntax_error(text):
 
 @settings(max_examples=100, deadline=None)
 @given(
-    st.integers(-10**6, 10**6),
-    st.integers(-10**6, 10**6),
-    st.integers(-10**6, 10**6),
+    st.integers(-(10**6), 10**6),
+    st.integers(-(10**6), 10**6),
+    st.integers(-(10**6), 10**6),
 )
 def test_integer_arithmetic_agrees_with_exact_arithmetic(a, b, c):
     context = {"a": a, "b": b, "c": c}

@@ -1,4 +1,5 @@
 """Combining rule results: knock-outs decline, refers and broken rules refer, overlays accumulate."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -15,12 +16,25 @@ KO_DPD = Rule("KO_DPD", "knock_out", "dpd > 30", "逾期", "Past due")
 KO_BLACK = Rule("KO_BLACK", "knock_out", "blacklisted == true", "黑名单", "Blacklisted")
 REF_YOUNG = Rule("REF_YOUNG", "refer", "tenure < 6", "新客户", "New customer")
 OV_NOTCH = Rule("OV_NOTCH", "overlay", "returns > 0.1", "退货", "Returns", OverlayAction(notches=1))
-OV_NOTCH_2 = Rule("OV_NOTCH_2", "overlay", "returns > 0.2", "退货高", "High returns",
-                  OverlayAction(notches=2))
-OV_CAP_A = Rule("OV_CAP_A", "overlay", "tenure < 12", "上限", "Cap",
-                OverlayAction(limit_cap=Decimal("300000.00"), limit_fraction=Decimal("0.8")))
-OV_CAP_B = Rule("OV_CAP_B", "overlay", "hhi > 0.5", "集中", "Concentrated",
-                OverlayAction(limit_cap=Decimal("200000.00"), limit_fraction=Decimal("0.9")))
+OV_NOTCH_2 = Rule(
+    "OV_NOTCH_2", "overlay", "returns > 0.2", "退货高", "High returns", OverlayAction(notches=2)
+)
+OV_CAP_A = Rule(
+    "OV_CAP_A",
+    "overlay",
+    "tenure < 12",
+    "上限",
+    "Cap",
+    OverlayAction(limit_cap=Decimal("300000.00"), limit_fraction=Decimal("0.8")),
+)
+OV_CAP_B = Rule(
+    "OV_CAP_B",
+    "overlay",
+    "hhi > 0.5",
+    "集中",
+    "Concentrated",
+    OverlayAction(limit_cap=Decimal("200000.00"), limit_fraction=Decimal("0.9")),
+)
 
 CLEAN = {"dpd": 0, "blacklisted": False, "tenure": 36, "returns": 0.01, "hhi": 0.2}
 
@@ -95,5 +109,11 @@ def test_the_outcome_serialises_to_plain_json():
     assert data["decision"] == "approve" and data["ruleset_version"] == 7
     assert data["limit_cap"] == "200000.00" and data["limit_fraction"] == "0.9"
     assert data["results"][1]["action"] == {"limit_cap": "200000.00", "limit_fraction": "0.9"}
-    assert data["results"][0] == {"code": "KO_DPD", "kind": "knock_out", "status": "not_fired",
-                                  "fired": False, "reason_zh": "逾期", "reason_en": "Past due"}
+    assert data["results"][0] == {
+        "code": "KO_DPD",
+        "kind": "knock_out",
+        "status": "not_fired",
+        "fired": False,
+        "reason_zh": "逾期",
+        "reason_en": "Past due",
+    }

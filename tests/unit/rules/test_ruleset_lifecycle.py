@@ -1,4 +1,5 @@
 """Rule sets as data: validation, JSON round trip, and the maker-checker lifecycle."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,14 @@ def a_draft(author: str = "alice") -> RuleSet:
         rules=(
             Rule("KO_DPD", RuleKind.KNOCK_OUT, "dpd_current > 30", "逾期超过30天", "Over 30 DPD"),
             Rule("REF_TENURE", "refer", "tenure_months < 6", "经营不满6个月", "Tenure under 6 months"),
-            Rule("OV_CAP", "overlay", "supplier_hhi_12m > 0.6", "集中度高", "Concentrated",
-                 OverlayAction(limit_cap=Decimal("100000.00"), notches=1)),
+            Rule(
+                "OV_CAP",
+                "overlay",
+                "supplier_hhi_12m > 0.6",
+                "集中度高",
+                "Concentrated",
+                OverlayAction(limit_cap=Decimal("100000.00"), notches=1),
+            ),
         ),
     )
 
@@ -146,8 +153,15 @@ def test_malformed_rules_are_refused_naming_the_field(change, field):
 
 @pytest.mark.parametrize(
     "action",
-    [{}, {"notches": 1.5}, {"limit_cap": "-1"}, {"limit_fraction": "1.5"}, {"limit_cap": 100.5},
-     {"limit_cap": "NaN"}, {"shift": 1}],
+    [
+        {},
+        {"notches": 1.5},
+        {"limit_cap": "-1"},
+        {"limit_fraction": "1.5"},
+        {"limit_cap": 100.5},
+        {"limit_cap": "NaN"},
+        {"shift": 1},
+    ],
 )
 def test_overlay_actions_must_do_something_sensible(action):
     data = ruleset_to_json(a_draft())

@@ -1,4 +1,5 @@
 """Simulating a draft over recorded decisions: counts, transitions and limit deltas on a hand-made book."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -16,20 +17,26 @@ DRAFT = RuleSet(
     rules=(
         Rule("KO_DPD", "knock_out", "dpd_current > 30", "逾期", "Past due"),
         Rule("REF_YOUNG", "refer", "tenure_months < 6", "新客户", "New customer"),
-        Rule("OV_CONC", "overlay", "supplier_hhi_12m > 0.6", "集中", "Concentrated",
-             OverlayAction(limit_cap=Decimal("100000.00"))),
+        Rule(
+            "OV_CONC",
+            "overlay",
+            "supplier_hhi_12m > 0.6",
+            "集中",
+            "Concentrated",
+            OverlayAction(limit_cap=Decimal("100000.00")),
+        ),
         Rule("REF_BROKEN", "refer", "region > 1", "坏规则", "Broken rule"),
     ),
 )
 
 OK = {"dpd_current": 0, "tenure_months": 24, "supplier_hhi_12m": 0.2}
 INPUTS = [
-    OK,                                       # 0 approve → approve, 300k unchanged
-    {**OK, "dpd_current": 40},                # 1 approve → decline, 200k → 0
-    {**OK, "tenure_months": 3},               # 2 approve → refer, 150k kept
-    {**OK, "supplier_hhi_12m": 0.8},          # 3 approve → approve, 500k → 100k
-    OK,                                       # 4 decline → approve, limit unknown
-    {**OK, "tenure_months": 3},               # 5 refer → refer, 80k unchanged
+    OK,  # 0 approve → approve, 300k unchanged
+    {**OK, "dpd_current": 40},  # 1 approve → decline, 200k → 0
+    {**OK, "tenure_months": 3},  # 2 approve → refer, 150k kept
+    {**OK, "supplier_hhi_12m": 0.8},  # 3 approve → approve, 500k → 100k
+    OK,  # 4 decline → approve, limit unknown
+    {**OK, "tenure_months": 3},  # 5 refer → refer, 80k unchanged
 ]
 RECORDED = [
     {"decision": "approve", "limit": "300000.00"},
@@ -92,8 +99,14 @@ def test_a_rule_that_errs_shows_in_the_report_and_refers():
 
 def test_the_report_serialises_money_as_strings(report):
     data = report.to_json()
-    assert data["limits"] == {"total_before": "1230000.00", "total_after": "630000.00",
-                              "delta": "-600000.00", "increased": 0, "decreased": 2, "unpriced": 1}
+    assert data["limits"] == {
+        "total_before": "1230000.00",
+        "total_after": "630000.00",
+        "delta": "-600000.00",
+        "increased": 0,
+        "decreased": 2,
+        "unpriced": 1,
+    }
     assert data["changed"] == 4 and data["changes"][3]["limit_after"] is None
 
 
@@ -105,8 +118,10 @@ def test_a_caller_supplied_pipeline_prices_every_case():
             return RecordedDecision("decline", Decimal("0.00"))
         return RecordedDecision(outcome.decision, limit.limit)
 
-    inputs = [{**OK, "grade": "A", "avg_purchases": Decimal("100000")},
-              {**OK, "grade": "CCC", "avg_purchases": Decimal("100000"), "supplier_hhi_12m": 0.9}]
+    inputs = [
+        {**OK, "grade": "A", "avg_purchases": Decimal("100000")},
+        {**OK, "grade": "CCC", "avg_purchases": Decimal("100000"), "supplier_hhi_12m": 0.9},
+    ]
     recorded = [{"decision": "approve", "limit": "150000.00"}, {"decision": "decline", "limit": "0"}]
     report = simulate(DRAFT, inputs, recorded, decide=decide)
     assert [c.limit_after for c in report.changes] == [Decimal("200000.00")]
