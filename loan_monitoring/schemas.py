@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, PlainSerializer
 
 from risk_engine.schemas import Money, PositiveMoney, Ratio, RequestModel, ResponseModel
 
@@ -214,3 +214,42 @@ class OrderLoanOut(ResponseModel):
     fund_usage_trace: list[dict[str, Any]]
     delinquency: dict[str, Any] | None
     alerts: list[dict[str, Any]]
+
+
+# --------------------------------------------------------------------------- the portfolio
+
+# ``as_of`` has always been sent as Python writes it (``+00:00``, microseconds), not pydantic's ``Z``.
+IsoTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat(), return_type=str, when_used="json")]
+
+
+class ExposureGroupOut(ResponseModel):
+    key: str | None = Field(description="the grade, or the bank's or guarantor's id; null: no grade / no guarantor")
+    label: str | None = Field(description="the grade, or the bank's or guarantor's name; null as for key")
+    lines: int = Field(description="open (not closed) credit lines in the group")
+    limit: Money = Field(description="sum of their limits")
+    exposure: Money = Field(description="sum of their reserved + utilised")
+
+
+class DelinquencyBucketOut(ResponseModel):
+    bucket: str = Field(description="current, 1-30, 31-60, 61-90 or 90+ days past due")
+    loans: int = Field(description="outstanding loans (disbursed, overdue, recalled, defaulted) in the bucket")
+    outstanding: Money = Field(description="their outstanding principal")
+
+
+class OpenAlertsOfKindOut(ResponseModel):
+    kind: str
+    total: int
+    info: int
+    warning: int
+    critical: int
+
+
+class PortfolioOut(ResponseModel):
+    """Exposure of the open credit lines, outstanding order loans by delinquency, open alerts."""
+
+    as_of: IsoTime = Field(description="when the figures were read")
+    exposure_by_grade: list[ExposureGroupOut] = Field(description="largest exposure first")
+    exposure_by_bank: list[ExposureGroupOut] = Field(description="largest exposure first")
+    exposure_by_guarantor: list[ExposureGroupOut] = Field(description="largest exposure first")
+    delinquency_buckets: list[DelinquencyBucketOut] = Field(description="all five buckets, current first")
+    open_alerts_by_kind: list[OpenAlertsOfKindOut] = Field(description="most open alerts first")

@@ -1,5 +1,8 @@
 """Read models for the console's pages: plain SELECTs shaped for display. Nothing here decides or
-writes; every state change goes through the domain services the API calls."""
+writes; every state change goes through the domain services the API calls.
+
+Only what one page needs lives here (names to show, a dealer's chart series, a page of audit entries).
+Figures the API serves as well belong to their domain: the portfolio is ``loan_monitoring.portfolio``."""
 
 from __future__ import annotations
 
@@ -9,16 +12,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import ApiClient
 from compliance.models import AuditEntry
-from limits.models import CreditLineRecord, CreditMovement
-from loan_monitoring.models import ALERT_SEVERITIES, BUCKETS, Alert, OrderLoan
-from loan_monitoring.state import OUTSTANDING_STATES
+from limits.models import CreditMovement
+from loan_monitoring.models import OrderLoan
 from risk_engine.decisions.models import Decision
-from risk_engine.parties.models import Bank, Dealer, Guarantor
+from risk_engine.parties.models import Bank, Dealer
 from risk_engine.trade.models import Order, PaymentDue
 from scoring.registry import ModelRecord
 
@@ -155,58 +157,7 @@ def find_dealers(session: Session, text: str, limit: int = 50) -> list[Dealer]:
     )
 
 
-# --------------------------------------------------------------------------- the portfolio page
-
-
-def exposure_by(session: Session, dimension: str) -> list[dict[str, Any]]:
-    """Open credit lines grouped by ``grade``, ``bank`` or ``guarantor``: lines, limits, exposure
-    (reserved + utilised), largest exposure first. Sums are exact (NUMERIC)."""
-    exposure = func.sum(CreditLineRecord.reserved + CreditLineRecord.utilised)
-    if dimension == "grade":
-        key, label = CreditLineRecord.grade, CreditLineRecord.grade
-        statement = select(key.label("key"), label.label("label"))
-    elif dimension == "bank":
-        key, label = Bank.id, Bank.name
-        statement = select(key.label("key"), label.label("label")).join(
-            Bank, Bank.id == CreditLineRecord.bank_id
-        )
-    elif dimension == "guarantor":
-        key, label = Guarantor.id, Guarantor.name
-        statement = (
-            select(key.label("key"), label.label("label"))
-            .join(Dealer, Dealer.id == CreditLineRecord.dealer_id)
-            .outerjoin(Guarantor, Guarantor.id == Dealer.guarantor_id)
-        )
-    else:
-        raise ValueError(f"unknown dimension {dimension!r}")
-    rows = session.execute(
-        statement.add_columns(
-            func.count(CreditLineRecord.id).label("lines"),
-            func.sum(CreditLineRecord.limit).label("limit"),
-            exposure.label("exposure"),
-        )
-        .select_from(CreditLineRecord)
-        .where(CreditLineRecord.status != "closed")
-        .group_by(key, label)
-    )
-    out = [
-        {
-            "key": r.key,
-            "label": r.label,
-            "lines": r.lines,
-            "limit": _cents(r.limit),
-            "exposure": _cents(r.exposure),
-        }
-        for r in rows
-    ]
-    return sorted(out, key=lambda r: (-r["exposure"], -r["limit"], str(r["label"])))
-
-
-def _cents(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
-
-
-# --------------------------------------------------------------------------- order loans and alerts
+# --------------------------------------------------------------------------- order loans
 
 DEALER_LOANS = 20
 
@@ -221,43 +172,6 @@ def dealer_loans(session: Session, dealer_id: str, limit: int = DEALER_LOANS) ->
             .limit(limit)
         )
     )
-
-
-def delinquency_buckets(session: Session) -> list[dict[str, Any]]:
-    """Outstanding loans by days-past-due bucket (current, 1–30, 31–60, 61–90, 90+): count and principal."""
-    rows = {
-        r.bucket: r
-        for r in session.execute(
-            select(
-                OrderLoan.bucket,
-                func.count(OrderLoan.id).label("loans"),
-                func.sum(OrderLoan.outstanding_principal).label("outstanding"),
-            )
-            .where(OrderLoan.state.in_([s.value for s in OUTSTANDING_STATES]))
-            .group_by(OrderLoan.bucket)
-        )
-    }
-    return [
-        {
-            "bucket": b,
-            "loans": rows[b].loans if b in rows else 0,
-            "outstanding": _cents(rows[b].outstanding if b in rows else 0),
-        }
-        for b in BUCKETS
-    ]
-
-
-def open_alerts_by_kind(session: Session) -> list[dict[str, Any]]:
-    """Open alerts by kind, with how many of them are critical, warning or info; most first."""
-    counts: dict[str, dict[str, int]] = {}
-    for row in session.execute(
-        select(Alert.kind, Alert.severity, func.count(Alert.id).label("n"))
-        .where(Alert.status == "open")
-        .group_by(Alert.kind, Alert.severity)
-    ):
-        counts.setdefault(row.kind, dict.fromkeys(ALERT_SEVERITIES, 0))[row.severity] = row.n
-    out = [{"kind": kind, "total": sum(by.values()), **by} for kind, by in counts.items()]
-    return sorted(out, key=lambda r: (-r["total"], r["kind"]))
 
 
 # --------------------------------------------------------------------------- the model page

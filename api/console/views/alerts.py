@@ -17,7 +17,7 @@ from api.console.auth import CheckedForm, ConsoleOfficer, form_text, safe_next
 from api.console.rendering import render
 from api.console.views.common import flash_from, friendly_error, validation_message
 from api.deps import DbSession
-from loan_monitoring import alerting
+from loan_monitoring import alerting, portfolio
 from loan_monitoring.models import ALERT_RESOLUTIONS, ALERT_SEVERITIES, ALERT_SOURCES
 from loan_monitoring.schemas import AlertResolutionIn
 from risk_engine.errors import DomainError
@@ -68,7 +68,7 @@ def alerts_page(
         severities=ALERT_SEVERITIES,
         sources=ALERT_SOURCES,
         resolutions=ALERT_RESOLUTIONS,
-        kinds=[r["kind"] for r in queries.open_alerts_by_kind(session)],
+        kinds=[k.kind for k in portfolio.open_alerts_by_kind(session)],
         actors=queries.actor_names(session, [r.resolved_by for r in rows if r.resolved_by]),
         flash=flash_from(officer.t, done),
     )

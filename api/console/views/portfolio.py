@@ -1,15 +1,22 @@
-"""The portfolio page: exposure by grade, bank and guarantor; delinquency buckets; open alerts by kind."""
+"""The portfolio page: exposure by grade, bank and guarantor; delinquency buckets; open alerts by kind.
+
+The figures are ``loan_monitoring.portfolio.portfolio`` — what ``GET /v1/portfolio`` answers; this page
+only orders the grades by the master scale, names the groups without a grade or guarantor, and draws."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.console import charts, formatting, queries
+from api.console import charts, formatting
 from api.console.auth import ConsoleOfficer
 from api.console.rendering import render
 from api.deps import DbSession
 from limits.policy import MASTER_SCALE
+from loan_monitoring import portfolio
+from loan_monitoring.portfolio import ExposureGroup
 
 router = APIRouter()
 
@@ -17,42 +24,41 @@ router = APIRouter()
 @router.get("/console/portfolio")
 def portfolio_page(request: Request, officer: ConsoleOfficer, session: DbSession) -> Response:
     t = officer.t
-    by_grade = sorted(
-        queries.exposure_by(session, "grade"),
-        key=lambda r: MASTER_SCALE.index(r["key"]) if r["key"] in MASTER_SCALE else len(MASTER_SCALE),
-    )
-    by_bank = queries.exposure_by(session, "bank")
-    by_guarantor = queries.exposure_by(session, "guarantor")
-    for row in by_guarantor:
-        row["label"] = row["label"] or t("portfolio.no_guarantor")
-    for row in by_grade:
-        row["label"] = row["label"] or "—"
+    figures = portfolio.portfolio(session)
+    by_grade = [
+        replace(g, label=g.label or "—")
+        for g in sorted(
+            figures.exposure_by_grade,
+            key=lambda g: MASTER_SCALE.index(g.key) if g.key in MASTER_SCALE else len(MASTER_SCALE),
+        )
+    ]
+    by_bank = figures.exposure_by_bank
+    by_guarantor = [replace(g, label=g.label or t("portfolio.no_guarantor")) for g in figures.exposure_by_guarantor]
 
-    def bars(rows: list[dict], title: str) -> str:
+    def bars(rows: list[ExposureGroup], title: str) -> str:
         """Each group's limits, with the exposure drawn inside them."""
         return charts.hbar_chart_svg(
-            [(str(r["label"]), float(r["limit"])) for r in rows],
-            overlay=[float(r["exposure"]) for r in rows],
+            [(str(r.label), float(r.limit)) for r in rows],
+            overlay=[float(r.exposure) for r in rows],
             names=(t("portfolio.limit"), t("portfolio.exposure")),
             title=title,
             value_format=_compact,
         )
 
-    buckets = queries.delinquency_buckets(session)
-    alerts = queries.open_alerts_by_kind(session)
+    buckets, alerts = figures.delinquency_buckets, figures.open_alerts_by_kind
     return render(
         request,
         "portfolio.html",
         officer=officer,
         buckets=buckets,
         buckets_svg=charts.hbar_chart_svg(
-            [(b["bucket"], float(b["outstanding"])) for b in buckets],
+            [(b.bucket, float(b.outstanding)) for b in buckets],
             title=t("portfolio.buckets_chart"),
             value_format=_compact,
         ),
         alerts=alerts,
         alerts_svg=charts.hbar_chart_svg(
-            [(a["kind"], float(a["total"])) for a in alerts],
+            [(a.kind, float(a.total)) for a in alerts],
             title=t("portfolio.alerts_chart"),
             value_format=lambda v: f"{v:.0f}",
             colour=charts.RISK_UP,
