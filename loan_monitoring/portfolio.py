@@ -9,9 +9,12 @@ ledger, alerts freeze lines), so it is the one package that can read both withou
 ``risk_engine.portfolio`` would have to import upwards. Watching the book as a whole is also what this
 package is for: delinquency and early warning of what has been lent.
 
-Money is ``Decimal`` rounded to the cent, summed by the database over NUMERIC columns (exact on SQLite
-and PostgreSQL alike). Every figure is portfolio-wide: the route is for risk officers and admins only,
-so there is no bank scoping here.
+Money is ``Decimal``, summed by the database in whole cents: SQLite keeps NUMERIC(18,2) values as REAL
+and adds them in floating point, which is a cent out on a few trillion yuan or a million lines, while
+integers add exactly on SQLite and PostgreSQL alike.
+
+Every figure is portfolio-wide: the route is for risk officers and admins only, so there is no bank
+scoping here.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, ColumnElement, cast, func, select
 from sqlalchemy.orm import Session
 
 from limits.models import CreditLineRecord
@@ -112,8 +115,8 @@ def exposure_by(session: Session, dimension: Dimension) -> list[ExposureGroup]:
     rows = session.execute(
         statement.add_columns(
             func.count(CreditLineRecord.id).label("lines"),
-            func.sum(CreditLineRecord.limit).label("limit"),
-            func.sum(CreditLineRecord.reserved + CreditLineRecord.utilised).label("exposure"),
+            _sum_in_cents(CreditLineRecord.limit).label("limit"),
+            _sum_in_cents(CreditLineRecord.reserved + CreditLineRecord.utilised).label("exposure"),
         )
         .select_from(CreditLineRecord)
         .where(CreditLineRecord.status != "closed")
@@ -132,7 +135,7 @@ def delinquency_buckets(session: Session) -> list[DelinquencyBucket]:
             select(
                 OrderLoan.bucket,
                 func.count(OrderLoan.id).label("loans"),
-                func.sum(OrderLoan.outstanding_principal).label("outstanding"),
+                _sum_in_cents(OrderLoan.outstanding_principal).label("outstanding"),
             )
             .where(OrderLoan.state.in_([s.value for s in OUTSTANDING_STATES]))
             .group_by(OrderLoan.bucket)
@@ -161,6 +164,12 @@ def open_alerts_by_kind(session: Session) -> list[OpenAlertsOfKind]:
     return sorted(kinds, key=lambda k: (-k.total, k.kind))
 
 
+def _sum_in_cents(amount: ColumnElement[Any]) -> ColumnElement[Any]:
+    """SUM of a money expression as an integer number of cents (each amount has exactly two places, so
+    ``round(amount * 100)`` is that amount's cents even when SQLite hands over a float)."""
+    return func.sum(cast(func.round(amount * 100), BigInteger))
+
+
 def _cents(value: Any) -> Decimal:
-    """A database sum (``None`` over no rows; a float from SQLite's NUMERIC affinity) to the cent."""
-    return Decimal(str(value or 0)).quantize(CENT)
+    """A sum of cents (``None`` over no rows) as yuan with two places."""
+    return (Decimal(int(value or 0)) / 100).quantize(CENT)

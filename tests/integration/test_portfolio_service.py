@@ -90,6 +90,17 @@ def test_exposure_by_guarantor_puts_dealers_without_one_in_a_group_of_their_own(
     ]
 
 
+def test_exposure_is_exact_to_the_cent_where_a_floating_point_sum_is_not(db):
+    """SQLite adds NUMERIC values as floats: these six add up to ...97.95 in floating point."""
+    amounts = ["8175652088852.08", "463879168041.77", "5241666219029.96", "8582338647496.79",
+               "8521900996790.85", "6223304338486.51"]
+    bank = make_bank(db, quota=D("99999999999999.99"))
+    for amount in amounts:
+        open_line(db, make_dealer(db), bank, amount, grade="B", reserve=amount)
+    [group] = read(db, portfolio.exposure_by, "bank")
+    assert group.limit == group.exposure == sum(map(D, amounts)) == D("37208741458697.96")
+
+
 def test_an_empty_book_has_no_groups_and_every_bucket_at_zero(db):
     figures = read(db, portfolio.portfolio)
     assert figures.exposure_by_grade == figures.exposure_by_bank == figures.exposure_by_guarantor == []
