@@ -5,8 +5,9 @@ can never commit without its entry (and vice versa). Entries are numbered 1, 2, 
 each names the hash of the one before. ``verify`` walks the chain and names the first bad entry.
 
 Concurrency: appends are serialised. SQLite transactions already hold the write lock (BEGIN
-IMMEDIATE); on PostgreSQL ``record`` takes a transaction-scoped advisory lock before reading the
-chain head, and the unique ``prev_hash`` constraint refuses a fork whatever happens.
+IMMEDIATE); on PostgreSQL the first append of a transaction takes a transaction-scoped advisory lock
+(one per schema) and reads the chain head, later appends of the transaction carry the head along,
+and the unique ``prev_hash`` constraint refuses a fork whatever happens.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import rfc8785
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from compliance.models import AuditEntry
@@ -30,23 +31,69 @@ _ADVISORY_LOCK_KEY = 0x41554449  # "AUDI"
 
 
 def canonical_json(value: Any) -> str:
-    """RFC 8785 canonical JSON. Decimals become strings (exact money), datetimes RFC 3339 UTC."""
-    return rfc8785.dumps(_plain(value)).decode("utf-8")
+    """RFC 8785 canonical JSON. Decimals become strings (exact money), datetimes RFC 3339 UTC.
+
+    The same text as ``rfc8785.dumps`` (a property test holds them equal), written by the standard
+    library's C encoder whenever that gives the same bytes, which is nearly always: RFC 8785 escapes
+    strings exactly as ``json.dumps(ensure_ascii=False)`` does, and ECMAScript prints a double like
+    Python's ``repr`` except for whole numbers (``1`` not ``1.0``), below 1e-4 and from 1e16 on. Whole
+    doubles become ints; any other double outside the shared range, a key beyond the Basic Multilingual
+    Plane (RFC 8785 sorts keys by UTF-16 code units, Python by code points) or an integer beyond 2^53
+    goes to ``rfc8785`` itself.
+    """
+    try:
+        return _encode_canonical(_plain(value, strict=True))
+    except _NeedsRfc8785:
+        return rfc8785.dumps(_plain(value, strict=False)).decode("utf-8")
 
 
-def _plain(value: Any) -> Any:
+_encode_canonical = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+).encode
+_MAX_EXACT_INT = 2**53 - 1
+
+
+class _NeedsRfc8785(Exception):
+    """The value holds something only ``rfc8785`` prints canonically."""
+
+
+def _plain(value: Any, *, strict: bool) -> Any:
+    """Plain JSON data. ``strict``: data the C encoder prints canonically, else ``_NeedsRfc8785``."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            key = str(k)
+            if strict and not key.isascii() and max(map(ord, key)) > 0xFFFF:
+                raise _NeedsRfc8785
+            out[key] = _plain(v, strict=strict)
+        return out
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if strict and not -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT:
+            raise _NeedsRfc8785
+        return int(value)
+    if isinstance(value, float):
+        if value != value:  # NaN has no JSON form
+            return None
+        if not strict:
+            return value
+        magnitude = abs(value)
+        if magnitude < 1e16 and value.is_integer():
+            return int(value)  # ECMAScript prints 2.0 as 2, and -0.0 as 0
+        if 1e-4 <= magnitude < 1e16:
+            return value  # repr and ECMAScript agree here: shortest round-trip digits, no exponent
+        raise _NeedsRfc8785
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, strict=strict) for v in value]
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
         return _rfc3339(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    if isinstance(value, float) and value != value:  # NaN has no JSON form
-        return None
     return value
 
 
@@ -83,10 +130,52 @@ def entry_hash(
 
 
 def lock_chain(session: Session) -> None:
-    """Serialise with every other append until this transaction ends (a no-op on SQLite, whose
-    transactions already hold the write lock)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+    """Serialise with every other append to this schema's chain until this transaction ends (a no-op on
+    SQLite, whose transactions already hold the write lock). Taken once per transaction."""
+    _chain_state(session)
+
+
+AUDIT = AuditEntry.__table__
+_HEAD = select(AUDIT.c.seq, AUDIT.c.entry_hash).order_by(AUDIT.c.seq.desc()).limit(1)
+_APPEND = insert(AUDIT)
+# one lock per schema: test runs and tenants in other schemas of the same database do not queue here
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))")
+
+
+@dataclass
+class _Chain:
+    """What this transaction knows of the chain: it holds the lock, and (once read) the head."""
+
+    transaction: Any
+    head: tuple[int, str] | None = None
+    head_in: Any = None  # the (sub)transaction in which ``head`` was read or written
+
+
+def _chain_state(session: Session) -> _Chain:
+    transaction = session.get_transaction()
+    state = session.info.get("audit.chain")
+    if state is None or state.transaction is not transaction:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(_PG_LOCK, {"k": _ADVISORY_LOCK_KEY})
+        state = _Chain(transaction)
+        session.info["audit.chain"] = state
+    return state
+
+
+def _head(session: Session, state: _Chain) -> tuple[int, str]:
+    """The last (seq, entry_hash): read once under the lock, then carried along by each append. A
+    savepoint may roll back what it appended, so the head is read again in any other (sub)transaction."""
+    current = session.get_nested_transaction() or state.transaction
+    if state.head is None or state.head_in is not current:
+        row = session.execute(_HEAD).first()
+        state.head = (row[0], row[1]) if row else (0, GENESIS_HASH)
+        state.head_in = current
+    return state.head
+
+
+def next_seq(session: Session) -> int:
+    """The number the next entry appended in this transaction will get (locks the chain)."""
+    return _head(session, _chain_state(session))[0] + 1
 
 
 def record(
@@ -99,36 +188,26 @@ def record(
     payload: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one entry in the caller's transaction (flushes; never commits)."""
-    lock_chain(session)
-    head = session.execute(
-        select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    state = _chain_state(session)
+    last, prev = _head(session, state)
+    seq = last + 1
     payload_json = canonical_json(payload or {})
     recorded_at = utcnow()
-    entry = AuditEntry(
-        seq=seq,
-        recorded_at=recorded_at,
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        payload=payload_json,
-        prev_hash=prev,
-        entry_hash=entry_hash(
-            seq=seq,
-            recorded_at=recorded_at,
-            actor=actor,
-            action=action,
-            subject_type=subject_type,
-            subject_id=str(subject_id),
-            payload=payload_json,
-            prev_hash=prev,
-        ),
-    )
-    session.add(entry)
-    session.flush()
-    return entry
+    row = {
+        "seq": seq,
+        "recorded_at": recorded_at,
+        "actor": actor,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "payload": payload_json,
+        "prev_hash": prev,
+    }
+    row["entry_hash"] = entry_hash(**row)
+    session.flush()  # the caller's pending changes first, as before
+    session.execute(_APPEND, row)
+    state.head = (seq, row["entry_hash"])
+    return AuditEntry(**row)
 
 
 @dataclass(frozen=True)

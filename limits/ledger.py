@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, select, update
+from sqlalchemy import ColumnElement, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -52,6 +52,8 @@ from risk_engine.parties.models import Bank
 ZERO = Decimal("0.00")
 LINE = CreditLineRecord.__table__
 ALLOCATION = BankAllocation.__table__
+MOVEMENT = CreditMovement.__table__
+_INSERT_MOVEMENT = insert(MOVEMENT).returning(MOVEMENT.c.id)
 
 
 @dataclass(frozen=True)
@@ -561,27 +563,28 @@ def _record(
     actor: str,
     extra: dict[str, Any] | None = None,
 ) -> CreditMovement:
-    movement = CreditMovement(
-        line_id=line_id,
-        kind=kind,
-        amount=amount,
-        limit_before=before.limit,
-        limit_after=after.limit,
-        reserved_before=before.reserved,
-        reserved_after=after.reserved,
-        utilised_before=before.utilised,
-        utilised_after=after.utilised,
-        status_before=before.status.value,
-        status_after=after.status.value,
-        caused_by_type=cause.type,
-        caused_by_id=cause.id,
-        actor=actor,
-        at=utcnow(),
-    )
-    session.add(movement)
-    session.flush()
+    """The movement row and its audit entry: the row names the entry (``audit_seq``), the entry the row."""
+    row = {
+        "line_id": line_id,
+        "kind": kind,
+        "amount": amount,
+        "limit_before": before.limit,
+        "limit_after": after.limit,
+        "reserved_before": before.reserved,
+        "reserved_after": after.reserved,
+        "utilised_before": before.utilised,
+        "utilised_after": after.utilised,
+        "status_before": before.status.value,
+        "status_after": after.status.value,
+        "caused_by_type": cause.type,
+        "caused_by_id": cause.id,
+        "actor": actor,
+        "at": utcnow(),
+        "audit_seq": audit.next_seq(session),
+    }
+    row["id"] = session.execute(_INSERT_MOVEMENT, row).scalar_one()
     payload = {
-        "movement_id": movement.id,
+        "movement_id": row["id"],
         "kind": kind,
         "amount": str(amount),
         "before": _figures(before),
@@ -598,9 +601,9 @@ def _record(
         subject_id=line_id,
         payload=payload,
     )
-    movement.audit_seq = entry.seq
-    session.flush()
-    return movement
+    if entry.seq != row["audit_seq"]:  # nothing else may append between the two
+        raise RuntimeError(f"movement {row['id']} expected audit entry {row['audit_seq']}, got {entry.seq}")
+    return CreditMovement(**row)
 
 
 def _set_status(
