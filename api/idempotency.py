@@ -1,10 +1,14 @@
 """Idempotent mutating requests (the IETF ``Idempotency-Key`` header with Stripe's semantics).
 
 The first response to (client, key) is stored and every retry gets it back byte for byte; the
-same key with a different request is 409; a retry arriving while the first is still running is
-409. The completed response is written in the SAME transaction as the state change it reports,
-so "changed but not recorded" cannot happen: an unfinished reservation always means nothing was
-committed, and once its lock lapses (a crashed worker) the key can be used again.
+same key with a different request is 409. The response is stored in the SAME transaction as the
+state change it reports — one commit for both — so "changed but not recorded" cannot happen. A
+duplicate that arrives while the first is still running waits for it and gets its response: on
+PostgreSQL its insert of the key blocks on the unique index until the first commits, on SQLite the
+first holds the write lock. A failed request stores nothing, so its key can be used again.
+
+Records in state ``in_progress`` come from the two-step protocol of earlier versions (a reservation
+committed before the change): one whose lock has not lapsed answers 409, a lapsed one is taken over.
 """
 from __future__ import annotations
 
@@ -31,7 +35,9 @@ REPLAY_HEADER = "Idempotent-Replayed"
 
 
 def encode_json(value: Any) -> bytes:
-    return json.dumps(jsonable_encoder(value), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """The response body: plain JSON data goes straight to the C encoder; anything else (pydantic models,
+    dates...) through FastAPI's ``jsonable_encoder``, as a route's return value would."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=jsonable_encoder).encode("utf-8")
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -50,7 +56,6 @@ class IdempotentRequest:
     path: str
     request_hash: str
     ttl_seconds: int
-    lock_seconds: int
 
     def require_key(self) -> None:
         if not self.key:
@@ -65,97 +70,77 @@ class IdempotentRequest:
         *,
         status_code: int = 200,
     ) -> Response:
-        """Run ``action`` (which changes state through ``session`` and returns the response body) once."""
+        """Run ``action`` (which changes state through ``session`` and returns the response body) once,
+        and commit its change together with the stored response."""
         if not self.key:
             body = encode_json(action())
             session.commit()
             return Response(body, status_code=status_code, media_type="application/json")
 
-        replay = self._reserve(session, principal)
+        replay = self._earlier(session, principal)
         if replay is not None:
             return replay
         try:
             body = encode_json(action())
-            record = self._own_record(session, principal)
-            record.state = "completed"
-            record.response_status = status_code
-            record.response_body = body
-            record.response_media_type = "application/json"
+            now = utcnow()
+            session.add(
+                IdempotencyRecord(
+                    client_id=principal.client_id, key=self.key, method=self.method, path=self.path,
+                    request_hash=self.request_hash, state="completed", response_status=status_code,
+                    response_body=body, response_media_type="application/json",
+                    locked_until=now, expires_at=now + timedelta(seconds=self.ttl_seconds),
+                )
+            )
             session.commit()
+        except IntegrityError:
+            session.rollback()
+            # a duplicate committed first (its insert of the key won), or the action's own constraint
+            replay = self._earlier(session, principal)
+            if replay is not None:
+                return replay
+            raise
         except BaseException:
             session.rollback()
-            self._release(session, principal)
             raise
         return Response(body, status_code=status_code, media_type="application/json")
 
-    def _own_record(self, session: Session, principal: Principal) -> IdempotencyRecord:
-        return session.scalars(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.client_id == principal.client_id, IdempotencyRecord.key == self.key
-            )
-        ).one()
-
-    def _reserve(self, session: Session, principal: Principal) -> Response | None:
+    def _earlier(self, session: Session, principal: Principal) -> Response | None:
+        """The stored response of an earlier request with this key, or None to go ahead. Raises 409 for
+        the same key with a different request, or for an earlier request still running."""
         now = utcnow()
         existing = session.scalars(
             select(IdempotencyRecord).where(
                 IdempotencyRecord.client_id == principal.client_id, IdempotencyRecord.key == self.key
             )
         ).first()
-        if existing is not None and existing.expires_at <= now:
+        if existing is None:
+            return None
+        if existing.expires_at <= now:
             session.delete(existing)
             session.flush()
-            existing = None
-        if existing is not None:
-            if existing.request_hash != self.request_hash:
-                session.rollback()
-                raise Conflict(
-                    "Idempotency-Key was already used with a different request",
-                    field="Idempotency-Key", code="idempotency_key_mismatch",
-                )
-            if existing.state == "completed":
-                response = Response(
-                    existing.response_body or b"", status_code=existing.response_status or 200,
-                    media_type=existing.response_media_type, headers={REPLAY_HEADER: "true"},
-                )
-                session.rollback()
-                return response
-            if existing.locked_until > now:
-                session.rollback()
-                raise Conflict(
-                    "a request with this Idempotency-Key is still being processed; retry later",
-                    field="Idempotency-Key", code="idempotency_request_in_progress",
-                )
-            existing.locked_until = now + timedelta(seconds=self.lock_seconds)  # a crashed attempt
-            session.commit()
             return None
-        session.add(
-            IdempotencyRecord(
-                client_id=principal.client_id, key=self.key, method=self.method, path=self.path,
-                request_hash=self.request_hash, state="in_progress",
-                locked_until=now + timedelta(seconds=self.lock_seconds),
-                expires_at=now + timedelta(seconds=self.ttl_seconds),
+        if existing.request_hash != self.request_hash:
+            session.rollback()
+            raise Conflict(
+                "Idempotency-Key was already used with a different request",
+                field="Idempotency-Key", code="idempotency_key_mismatch",
             )
-        )
-        try:
-            session.commit()
-        except IntegrityError:
+        if existing.state == "completed":
+            response = Response(
+                existing.response_body or b"", status_code=existing.response_status or 200,
+                media_type=existing.response_media_type, headers={REPLAY_HEADER: "true"},
+            )
+            session.rollback()
+            return response
+        if existing.locked_until > now:
             session.rollback()
             raise Conflict(
                 "a request with this Idempotency-Key is still being processed; retry later",
                 field="Idempotency-Key", code="idempotency_request_in_progress",
-            ) from None
-        return None
-
-    def _release(self, session: Session, principal: Principal) -> None:
-        session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.client_id == principal.client_id,
-                IdempotencyRecord.key == self.key,
-                IdempotencyRecord.state == "in_progress",
             )
-        )
-        session.commit()
+        session.delete(existing)  # a lapsed reservation: its request never committed anything
+        session.flush()
+        return None
 
 
 async def idempotent_request(
@@ -174,7 +159,6 @@ async def idempotent_request(
         path=request.url.path,
         request_hash=request_fingerprint(request.method, request.url.path, body),
         ttl_seconds=settings.idempotency_ttl_seconds,
-        lock_seconds=settings.idempotency_lock_seconds,
     )
 
 

@@ -25,9 +25,9 @@ class Settings(BaseSettings):
     # HTTP
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger request bodies get 413")
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
-    idempotency_lock_seconds: int = Field(
-        default=120, ge=5, description="an unfinished request older than this no longer blocks its key"
-    )
+    api_key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="a valid API key is remembered this long per worker (0: never); a revoked "
+                                       "key stops working within it")
     log_level: str = "INFO"
 
     # SQLite
