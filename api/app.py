@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import console
+from api.auth import PrincipalCache
 from api.errors import install_error_handlers
 from api.observability import BodySizeLimit, Metrics, RequestObservability
 from api.routers import (
@@ -13,10 +14,10 @@ from api.routers import (
     decisions,
     models,
     ops,
-    reports,
     order_loans,
     parties,
     portfolio,
+    reports,
     reviews,
     rulesets,
     trade,
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.db = database or get_database()
     app.state.metrics = Metrics()
+    app.state.principals = PrincipalCache(settings.api_key_cache_seconds)
     app.state.keys = FileKeyProvider(settings.keys_dir)
     app.state.blacklist = BlacklistSource(settings.blacklist_file)
     app.state.scorer = RegistryScorer(app.state.db, settings.models_dir)

@@ -67,3 +67,39 @@ def test_revoked_key_is_refused(client, db):
     with db.unit_of_work() as s:
         s.query(ApiClient).update({ApiClient.revoked_at: utcnow()})
     assert client.get("/v1/clients/me", headers=auth(key)).status_code == 401
+
+
+def _revoke_all(db):
+    from api.models import ApiClient
+    from risk_engine.db import utcnow
+
+    with db.unit_of_work() as s:
+        s.query(ApiClient).update({ApiClient.revoked_at: utcnow()})
+
+
+def test_a_key_in_use_is_remembered_for_the_cache_ttl_then_read_again(client, db):
+    key = make_api_key(db, "admin")
+    assert client.get("/v1/clients/me", headers=auth(key)).status_code == 200
+    _revoke_all(db)
+    # within RISK_API_KEY_CACHE_SECONDS the worker still knows the key ...
+    assert client.get("/v1/clients/me", headers=auth(key)).status_code == 200
+    # ... and once its entry lapses the revocation holds
+    cache = client.app.state.principals
+    for hash_, (_, principal) in list(cache._entries.items()):
+        cache._entries[hash_] = (0.0, principal)
+    assert client.get("/v1/clients/me", headers=auth(key)).status_code == 401
+
+
+def test_with_no_cache_a_revocation_holds_at_once(db, settings):
+    from tests.conftest import make_client
+
+    with make_client(db, settings.model_copy(update={"api_key_cache_seconds": 0})) as client:
+        key = make_api_key(db, "admin")
+        assert client.get("/v1/clients/me", headers=auth(key)).status_code == 200
+        _revoke_all(db)
+        assert client.get("/v1/clients/me", headers=auth(key)).status_code == 401
+
+
+def test_unknown_keys_are_never_remembered(client, db):
+    assert client.get("/v1/clients/me", headers=auth("rk_not-yet")).status_code == 401
+    assert client.app.state.principals._entries == {}
