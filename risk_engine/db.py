@@ -2,7 +2,10 @@
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout, and every
 transaction starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue on the write lock
-instead of failing half-way with "database is locked". PostgreSQL is reached through psycopg 3.
+instead of failing half-way with "database is locked". Within one process the writers first queue on
+an in-process lock per database file, released the moment their transaction ends: SQLite's own busy
+handler polls with sleeps of up to 100 ms, which made a long tail of waits under concurrent requests;
+across processes the busy handler still arbitrates. PostgreSQL is reached through psycopg 3.
 
 Services receive a ``Session`` and only flush; the caller that opened the session owns the
 transaction and commits (or rolls back) once: see ``session_scope``.
@@ -10,6 +13,7 @@ transaction and commits (or rolls back) once: see ``session_scope``.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -154,9 +158,77 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, begin: str = "BEGIN 
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    if begin != "BEGIN IMMEDIATE":
+        @event.listens_for(engine, "begin")
+        def _on_begin_deferred(connection: Any) -> None:
+            connection.exec_driver_sql(begin)
+        return
+    _queue_writers_in_process(engine, busy_timeout_ms)
+
+
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(database: str) -> threading.Lock:
+    key = database if database in ("", ":memory:") else str(Path(database).expanduser().resolve())
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
+def _queue_writers_in_process(engine: Engine, busy_timeout_ms: int) -> None:
+    """``BEGIN IMMEDIATE`` behind a process-wide lock per database file, held until the transaction's
+    COMMIT or ROLLBACK has run (or its connection is closed). A writer that cannot get the lock within
+    the busy timeout goes ahead and lets SQLite decide, as without the lock."""
+    lock = _write_lock(engine.url.database or "")
+    holders: set[int] = set()  # id() of the DBAPI connections holding the lock
+
+    def raw_id(connection: Any) -> int:
+        return id(getattr(connection, "dbapi_connection", None) or connection)
+
+    def release(connection: Any) -> None:
+        key = raw_id(connection)
+        if key in holders:
+            holders.discard(key)
+            lock.release()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        key = raw_id(connection.connection)
+        held = key not in holders and lock.acquire(timeout=busy_timeout_ms / 1000)
+        if held:
+            holders.add(key)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            release(connection.connection)
+            raise
+
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def commit_then_release(connection: Any) -> None:
+        try:
+            do_commit(connection)
+        finally:
+            release(connection)
+
+    def rollback_then_release(connection: Any) -> None:
+        try:
+            do_rollback(connection)
+        finally:
+            release(connection)
+
+    dialect.do_commit = commit_then_release  # type: ignore[method-assign]
+    dialect.do_rollback = rollback_then_release  # type: ignore[method-assign]
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_connection: Any, _record: Any) -> None:
+        release(dbapi_connection)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(dbapi_connection: Any, _record: Any, _exception: Any) -> None:
+        release(dbapi_connection)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
