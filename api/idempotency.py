@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,11 @@ from risk_engine.db import utcnow
 from risk_engine.errors import Conflict, InvalidInput
 
 REPLAY_HEADER = "Idempotent-Replayed"
+
+_RECORDS = IdempotencyRecord.__table__
+_FIND = select(_RECORDS).where(_RECORDS.c.client_id == bindparam("client_id"), _RECORDS.c.key == bindparam("key"))
+_FORGET = delete(_RECORDS).where(_RECORDS.c.id == bindparam("id"))
+_STORE = insert(_RECORDS)
 
 
 def encode_json(value: Any) -> bytes:
@@ -83,14 +88,13 @@ class IdempotentRequest:
         try:
             body = encode_json(action())
             now = utcnow()
-            session.add(
-                IdempotencyRecord(
-                    client_id=principal.client_id, key=self.key, method=self.method, path=self.path,
-                    request_hash=self.request_hash, state="completed", response_status=status_code,
-                    response_body=body, response_media_type="application/json",
-                    locked_until=now, expires_at=now + timedelta(seconds=self.ttl_seconds),
-                )
-            )
+            session.flush()  # the action's pending changes, before the response that reports them
+            session.execute(_STORE, {
+                "client_id": principal.client_id, "key": self.key, "method": self.method, "path": self.path,
+                "request_hash": self.request_hash, "state": "completed", "response_status": status_code,
+                "response_body": body, "response_media_type": "application/json", "created_at": now,
+                "locked_until": now, "expires_at": now + timedelta(seconds=self.ttl_seconds),
+            })
             session.commit()
         except IntegrityError:
             session.rollback()
@@ -108,16 +112,11 @@ class IdempotentRequest:
         """The stored response of an earlier request with this key, or None to go ahead. Raises 409 for
         the same key with a different request, or for an earlier request still running."""
         now = utcnow()
-        existing = session.scalars(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.client_id == principal.client_id, IdempotencyRecord.key == self.key
-            )
-        ).first()
+        existing = session.execute(_FIND, {"client_id": principal.client_id, "key": self.key}).first()
         if existing is None:
             return None
         if existing.expires_at <= now:
-            session.delete(existing)
-            session.flush()
+            session.execute(_FORGET, {"id": existing.id})
             return None
         if existing.request_hash != self.request_hash:
             session.rollback()
@@ -138,8 +137,7 @@ class IdempotentRequest:
                 "a request with this Idempotency-Key is still being processed; retry later",
                 field="Idempotency-Key", code="idempotency_request_in_progress",
             )
-        session.delete(existing)  # a lapsed reservation: its request never committed anything
-        session.flush()
+        session.execute(_FORGET, {"id": existing.id})  # a lapsed reservation: its request committed nothing
         return None
 
 

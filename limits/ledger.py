@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -88,7 +88,10 @@ def find_line(
     )
     if for_update:
         statement = statement.with_for_update()
-    return session.scalars(statement).first()
+    line = session.scalars(statement).first()
+    if for_update and line is not None:
+        _held_line_locks(session)[line.id] = line.bank_id
+    return line
 
 
 def lines_of_dealer(session: Session, dealer_id: str) -> list[CreditLineRecord]:
@@ -134,27 +137,39 @@ def line_json(line: CreditLineRecord) -> dict[str, Any]:
 def lock_bank_quota(session: Session, bank_id: str) -> Decimal:
     """Lock the bank's allocation row (PostgreSQL) and return its remaining quota (may be negative when the
     quota was lowered below what is allocated). Take this before any audit entry of the transaction."""
-    statement = (
-        select(Bank.quota, BankAllocation.allocated)
-        .join(BankAllocation, BankAllocation.bank_id == Bank.id)
-        .where(Bank.id == bank_id)
-        .with_for_update(of=BankAllocation)
-    )
-    row = session.execute(statement).first()
+    row = session.execute(_LOCK_QUOTA, {"bank_id": bank_id}).first()
     if row is None:  # the bank's first line
         _ensure_allocation(session, bank_id)
-        row = session.execute(statement).one()
+        row = session.execute(_LOCK_QUOTA, {"bank_id": bank_id}).one()
     _held_quota_locks(session).add(bank_id)
     return row.quota - row.allocated
 
 
+_BANKS = Bank.__table__
+_LOCK_QUOTA = (  # Core columns: no ORM compilation on the decision's hot path
+    select(_BANKS.c.quota, ALLOCATION.c.allocated)
+    .join(ALLOCATION, ALLOCATION.c.bank_id == _BANKS.c.id)
+    .where(_BANKS.c.id == bindparam("bank_id"))
+    .with_for_update(of=ALLOCATION)
+)
+
+
 def _held_quota_locks(session: Session) -> set[str]:
     """The banks whose quota row this transaction has locked (row locks last until it ends)."""
+    return _held(session, "ledger.quota_locks", set)
+
+
+def _held_line_locks(session: Session) -> dict[str, str]:
+    """The lines (id → bank id) this transaction has locked."""
+    return _held(session, "ledger.line_locks", dict)
+
+
+def _held(session: Session, name: str, empty: Callable[[], Any]) -> Any:
     transaction = session.get_transaction()
-    held = session.info.get("ledger.quota_locks")
+    held = session.info.get(name)
     if held is None or held[0] is not transaction:
-        held = (transaction, set())
-        session.info["ledger.quota_locks"] = held
+        held = (transaction, empty())
+        session.info[name] = held
     return held[1]
 
 
@@ -484,12 +499,15 @@ class _Locked:
 def _lock_for_limit_change(session: Session, line_id: str) -> _Locked:
     """Lock the bank's allocation row (unless this transaction holds it already), then the line: the lock
     order every limit change follows."""
-    bank_id = session.scalar(select(LINE.c.bank_id).where(LINE.c.id == line_id))
+    bank_id = _held_line_locks(session).get(line_id)  # a line's bank never changes
     if bank_id is None:
-        raise NotFound(f"no credit line {line_id}", field="line_id")
+        bank_id = session.scalar(select(LINE.c.bank_id).where(LINE.c.id == line_id))
+        if bank_id is None:
+            raise NotFound(f"no credit line {line_id}", field="line_id")
     if bank_id not in _held_quota_locks(session):
         lock_bank_quota(session, bank_id)
     row = session.execute(select(LINE).where(LINE.c.id == line_id).with_for_update()).one()
+    _held_line_locks(session)[line_id] = bank_id
     return _Locked(bank_id, _model_of(row))
 
 

@@ -67,7 +67,7 @@ def request_credit_limit(
             config=service.DecisionSettings(line_term_days=state.settings.credit_line_term_days),
             blacklist=None if blacklist_source is None else blacklist_source.current(),
         )
-        return service.jsonable(service.decision_view(session, decision))
+        return service.jsonable(service.decision_view(session, decision, just_made=True))
 
     return idem.run(session, principal, decide, status_code=201)
 

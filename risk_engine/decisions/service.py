@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from compliance import audit, consent
@@ -286,24 +286,23 @@ def dealer_attributes(
 
 def _trades_with_related_supplier(session: Session, dealer_id: str, now: datetime) -> bool:
     """The dealer buys from a supplier it is related to (shared owner, representative, address, account)."""
-    related_trade = exists().where(
-        and_(
-            Order.dealer_id == RelatedPartyLink.dealer_id,
-            Order.supplier_id == RelatedPartyLink.supplier_id,
-            Order.placed_at <= now,
-        )
-    )
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    RelatedPartyLink.dealer_id == dealer_id,
-                    RelatedPartyLink.recorded_at <= now,
-                    related_trade,
-                )
+    return bool(session.scalar(_RELATED_TRADE, {"dealer_id": dealer_id, "now": now}))
+
+
+_ORDERS, _LINKS = Order.__table__, RelatedPartyLink.__table__
+_RELATED_TRADE = select(  # Core columns: no ORM compilation on the decision's hot path
+    exists().where(
+        _LINKS.c.dealer_id == bindparam("dealer_id"),
+        _LINKS.c.recorded_at <= bindparam("now"),
+        exists().where(
+            and_(
+                _ORDERS.c.dealer_id == _LINKS.c.dealer_id,
+                _ORDERS.c.supplier_id == _LINKS.c.supplier_id,
+                _ORDERS.c.placed_at <= bindparam("now"),
             )
-        )
+        ),
     )
+)
 
 
 def _features(source: FeatureSource | None, session: Session, dealer_id: str, now: datetime) -> FeatureVector:
@@ -469,9 +468,16 @@ def decision_document(decision: Decision, *, parse: bool = True) -> dict[str, An
     }
 
 
-def decision_view(session: Session, decision: Decision, *, full: bool = True) -> dict[str, Any]:
-    """The decision for the API: the document, its audit entry and review case (``full=False``: a summary)."""
-    case = session.scalars(select(ReviewCase).where(ReviewCase.decision_id == decision.id)).first()
+def decision_view(
+    session: Session, decision: Decision, *, full: bool = True, just_made: bool = False
+) -> dict[str, Any]:
+    """The decision for the API: the document, its audit entry and review case (``full=False``: a summary).
+    ``just_made``: the decision was made in this transaction, so only a referral has a case."""
+    case = (
+        None
+        if just_made and decision.outcome != "refer"
+        else session.scalars(select(ReviewCase).where(ReviewCase.decision_id == decision.id)).first()
+    )
     review = (
         None
         if case is None
