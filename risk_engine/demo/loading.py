@@ -186,9 +186,9 @@ def _open_credit_lines(db: Database, lines: pd.DataFrame, banks: list[Bank], loa
         dealer_ids = dict(s.execute(select(Dealer.external_id, Dealer.id)).all())
     with db.unit_of_work() as session:
         for row in lines.itertuples(index=False):
-            if int(row.bank_id) >= len(banks):
+            if not 1 <= int(row.bank_id) <= len(banks):
                 continue
-            bank = banks[int(row.bank_id)]
+            bank = banks[int(row.bank_id) - 1]  # table ids count from 1, in the order the banks were created
             dealer_id = dealer_ids[dealer_ref(row.dealer_id)]
             limit = min(Decimal(int(row.limit_fen)) / 100, bank.max_line_amount)
             cause = ledger.Cause("demo_history", f"credit_line:{int(row.credit_line_id)}")
