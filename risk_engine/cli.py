@@ -170,6 +170,8 @@ def demo_seed(
                                          seed=seed, progress=progress)
         progress(f"{loaded.dealers} dealers, {loaded.suppliers} suppliers, {loaded.events} trade events "
                  f"({loaded.rejected} rejected), {loaded.credit_lines} credit lines")
+        for reason, count in loaded.rejected_by_reason.most_common():
+            progress(f"  rejected {count}: {reason}")
     try:
         champion = bootstrap.seed_model_and_rules(db, settings.models_dir, seed=seed, progress=progress)
     except DomainError as exc:  # a tiny demo may have too little history to train on

@@ -5,6 +5,7 @@ ledger. Only the onboarding and grant times are back-dated to the generated hist
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ class LoadedPlatform:
     rejected: int = 0
     credit_lines: int = 0
     rejections: list[dict[str, Any]] = field(default_factory=list)
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)  # "type field: reason" -> events
 
 
 def _yuan(fen: Any) -> str:
@@ -94,6 +96,8 @@ def load_platform(db: Database, platform: Platform, *, keys: KeyProvider,
             loaded.events += counts["created"]
             loaded.rejected += counts["rejected"]
             loaded.rejections += report.rejected[:5]
+            loaded.rejected_by_reason.update(f"{r['type']} {e['field']}: {e['reason']}"
+                                             for r in report.rejected for e in r["errors"][:1])
         progress(f"{name}: {loaded.events - before} events")
     _open_credit_lines(db, platform.credit_lines, banks, loaded)
     progress(f"credit lines opened: {loaded.credit_lines}")
