@@ -143,12 +143,13 @@ def demo_seed(
     seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same platform")] = 0,
     if_empty: Annotated[bool, typer.Option("--if-empty", help="keep an already seeded platform")] = False,
     decisions: Annotated[int, typer.Option(min=0, help="demo credit-limit requests to decide")] = 150,
+    loans: Annotated[int, typer.Option(min=0, help="demo order loans, at most, for the dealers holding a line")] = 400,
     keys_file: Annotated[Path, typer.Option(help="where the demo keys are kept (local use only)")] = Path(
         "var/demo-keys.json"),
 ) -> None:
     """Seed the demo: banks, a guarantor, API clients, a synthetic platform loaded through the real
-    services, the default rule set, a champion model trained on it and a first batch of decisions;
-    prints the demo keys."""
+    services, the default rule set, a champion model trained on it, a first batch of decisions, order
+    loans with one run of the monitoring jobs; prints the demo keys."""
     from compliance.keys import FileKeyProvider
     from risk_engine import bootstrap
 
@@ -183,6 +184,9 @@ def demo_seed(
 
         bootstrap.seed_decisions(db, scorer=RegistryScorer(db, settings.models_dir),
                                  features=SnapshotFeatureSource(), dealers=decisions, seed=seed, progress=progress)
+    if empty and loans:
+        bootstrap.seed_order_loans(db, settings, FileKeyProvider(settings.keys_dir), loans=loans, seed=seed,
+                                   progress=progress)
     typer.echo(bootstrap.format_keys(keys))
 
 

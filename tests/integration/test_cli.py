@@ -61,6 +61,8 @@ def test_demo_seed_prints_keys_and_reprints_them_on_a_seeded_database(tmp_path, 
     assert first.exit_code == 0, first.output
     assert "risk_officer" in first.stdout and "rk_" in first.stdout
     assert re.search(r"\] \d+ dealers, \d+ suppliers, \d+ trade events", first.stderr)
+    assert re.search(r"\] order loans: \d+ applications", first.stderr)
+    assert "job early_warning_daily" in first.stderr
     again = runner.invoke(cli.app, ["demo", "seed", "--if-empty", *small])
     assert again.stdout == first.stdout
     assert "dealers, " not in again.stderr  # the platform is already there
