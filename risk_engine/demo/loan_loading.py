@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from compliance import pii
@@ -74,23 +74,24 @@ def _financeable_orders(s: Session, dealer_ids: Sequence[str], now: datetime) ->
     related = {(r.dealer_id, r.supplier_id) for r in s.execute(
         select(trade.RelatedPartyLink.dealer_id, trade.RelatedPartyLink.supplier_id))}
     bill, o = trade.PaymentDue, trade.Order
-    bills = (select(bill.order_id, func.count().label("bills"),
-                    func.sum(func.round(bill.amount, 2) - func.round(bill.paid_amount, 2)).label("unpaid"))
-             .group_by(bill.order_id).subquery())
     billed_by = now - timedelta(days=ACCEPTANCE_DAYS + 7)  # a delivery accepted a week ago has its bill by now
     orders: dict[str, list[FinanceableOrder]] = {}
     for batch in _batches(dealer_ids):
+        # bills read on their own: joined to the orders, PostgreSQL plans badly before its first ANALYZE
+        bills = {order_id: (count, unpaid) for order_id, count, unpaid in s.execute(
+            select(bill.order_id, func.count(),
+                   func.sum(case((func.round(bill.paid_amount, 2) < func.round(bill.amount, 2), 1), else_=0)))
+            .where(bill.dealer_id.in_(batch)).group_by(bill.order_id))}
         for r in s.execute(
-            select(o.id, o.external_id, o.dealer_id, o.supplier_id, o.amount, o.confirmed_at, o.delivered_at,
-                   bills.c.bills, bills.c.unpaid)
-            .outerjoin(bills, bills.c.order_id == o.id)
+            select(o.id, o.external_id, o.dealer_id, o.supplier_id, o.amount, o.confirmed_at, o.delivered_at)
             .where(o.dealer_id.in_(batch), o.status.in_([status.value for status in FINANCEABLE_ORDER_STATUSES]),
                    o.confirmed_at >= now - timedelta(days=lending.WINDOW_DAYS), o.confirmed_at < now)
             .order_by(o.external_id)
         ):
-            if (r.bills and (r.unpaid or 0) <= 0) or r.supplier_id not in whitelisted:
+            billed, unpaid = bills.get(r.id, (0, 0))
+            if (billed and not unpaid) or r.supplier_id not in whitelisted:
                 continue  # settled, or a supplier the banks do not lend against
-            in_history = not r.bills and r.delivered_at is not None and r.delivered_at < billed_by
+            in_history = not billed and r.delivered_at is not None and r.delivered_at < billed_by
             amount = Decimal(r.amount).quantize(lending.CENT)
             orders.setdefault(r.dealer_id, []).append(FinanceableOrder(
                 r.id, r.external_id, r.dealer_id, r.supplier_id, amount, r.confirmed_at, in_history,
