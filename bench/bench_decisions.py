@@ -17,6 +17,9 @@ generator is ``wrk`` (the Debian package) with ``--concurrency`` connections for
 wrk, httpx with ``--concurrency`` clients in one event loop. Every decision request carries a fresh
 ``Idempotency-Key``.
 
+A third server measures the floor under every decision: the same engine app with a route that only
+authenticates, checks the ``Idempotency-Key`` and commits the stored response (``floor_app``).
+
 The feature source is an in-memory dict (point-in-time feature computation is benchmarked by
 ``bench/bench_features.py``). Prints throughput, p50 and p99 side by side; never asserts a timing.
 """
@@ -45,6 +48,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# module level: FastAPI resolves the floor route's (string) annotations in these globals
+from fastapi import Response  # noqa: E402
+
+from api.auth import PlatformClient  # noqa: E402
+from api.deps import DbSession  # noqa: E402
+from api.idempotency import Idempotency  # noqa: E402
 
 
 # --------------------------------------------------------------------------- the two servers
@@ -97,6 +107,19 @@ def decision_app():  # noqa: ANN201 - uvicorn factory
     for dealer_id, features in json.loads(os.environ["BENCH_FEATURES"]).items():
         source.set(dealer_id, **features)
     app.state.feature_source = source
+    return app
+
+
+def floor_app():  # noqa: ANN201 - uvicorn factory
+    """The engine's app with one more route, ``POST /v1/bench-floor``: authentication, the
+    ``Idempotency-Key`` check and the stored response committed durably — the fixed cost every
+    mutating request of the engine pays — and no decision at all. The ceiling of any decision."""
+    app = decision_app()
+
+    @app.post("/v1/bench-floor", status_code=201)
+    def floor(body: dict[str, Any], principal: PlatformClient, session: DbSession, idem: Idempotency) -> Response:
+        return idem.run(session, principal, lambda: {"dealer_id": body.get("dealer_id")}, status_code=201)
+
     return app
 
 
@@ -384,6 +407,13 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         predict_bodies = [{"features": GOOD_DEALER | features[d]} for d in dealers]
         endpoints = {
             "predict": ("predict_app", "/predict", {}, predict_bodies, False),
+            "floor": (
+                "floor_app",
+                "/v1/bench-floor",
+                {"Authorization": f"Bearer {key}"},
+                decision_bodies,
+                True,
+            ),
             "decision": (
                 "decision_app",
                 "/v1/credit-limit-requests",
@@ -479,11 +509,16 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for backend, results in rows:
-        for name, label in (("predict", "bare xgboost predict"), ("decision", "limit decision (full)")):
+        for name, label in (
+            ("predict", "bare xgboost predict"),
+            ("floor", "auth+idempotency+commit"),
+            ("decision", "limit decision (full)"),
+        ):
             r = results[name]
             print(f"{backend:<11}{label:<26}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}  {r['statuses']}")
-        ratio = results["decision"]["rps"] / results["predict"]["rps"]
-        print(f"{backend:<11}{'decision / predict':<26}{100 * ratio:>8.1f}%")
+        for name, label in (("floor", "floor / predict"), ("decision", "decision / predict")):
+            ratio = results[name]["rps"] / results["predict"]["rps"]
+            print(f"{backend:<11}{label:<26}{100 * ratio:>8.1f}%")
 
 
 if __name__ == "__main__":
