@@ -56,7 +56,6 @@ from api.auth import PlatformClient  # noqa: E402
 from api.deps import DbSession  # noqa: E402
 from api.idempotency import Idempotency  # noqa: E402
 
-
 # --------------------------------------------------------------------------- the two servers
 
 

@@ -1,7 +1,7 @@
 """Foundation: parties, API clients, idempotent responses, the audit chain.
 
 Revision ID: 0001_foundation
-Revises: 
+Revises:
 Create Date: 2026-11-25 09:27:44.267099
 """
 from __future__ import annotations
@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = '0001_foundation'
 down_revision: str | None = None

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0005_job_runs'
 down_revision: str | None = '0004_decision_core'
 branch_labels: str | Sequence[str] | None = None

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0006_model_registry'
 down_revision: str | None = '0005_order_loans'
 branch_labels: str | Sequence[str] | None = None

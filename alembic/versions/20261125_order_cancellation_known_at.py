@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0008_order_cancel_known'
 down_revision: str | None = '0007_feature_snapshots'
 branch_labels: str | Sequence[str] | None = None

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0005_order_loans'
 down_revision: str | None = '0005_job_runs'
 branch_labels: str | Sequence[str] | None = None

@@ -7,7 +7,6 @@ from api.auth import BankOrOfficerClient
 from api.deps import DbSession
 from api.routers.decisions import bank_scope
 from compliance import reports
-from risk_engine.decisions import service as decisions
 from risk_engine.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["decisions"])

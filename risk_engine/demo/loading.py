@@ -8,20 +8,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from compliance.keys import KeyProvider
-from compliance.models import DealerConsent
 from limits import ledger
 from risk_engine.db import Database
 from risk_engine.demo.synthetic import Platform
 from risk_engine.parties import service as parties
-from risk_engine.parties.models import Bank, Dealer, Guarantor, Supplier
+from risk_engine.parties.models import Bank, Dealer, Guarantor
 from risk_engine.parties.schemas import DealerIn, SupplierIn
 from risk_engine.trade import service as trade
 

@@ -6,12 +6,12 @@ the event (defaults to now; back-filled history carries its own), used for point
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
 
-from risk_engine.schemas import PositiveMoney, Money, RequestModel
+from risk_engine.schemas import Money, PositiveMoney, RequestModel
 
 MAX_EVENTS_PER_CALL = 1000
 

@@ -1,7 +1,8 @@
 """The audit chain detects any changed, deleted, inserted or reordered entry."""
 import threading
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from compliance import audit

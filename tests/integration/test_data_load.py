@@ -22,7 +22,7 @@ def test_files_load_in_chunks_with_a_rejected_rows_report(db, tmp_path):
     orders = tmp_path / "orders.csv"
     write_csv(orders, [
         {"external_id": f"O-{i}", "dealer": "D-1" if i != 3 else "D-404", "supplier": "S-1",
-         "amount": "100.00", "placed_at": "2026-01-0%dT08:00:00+08:00" % (i + 1), "status": "placed"}
+         "amount": "100.00", "placed_at": f"2026-01-0{i + 1}T08:00:00+08:00", "status": "placed"}
         for i in range(5)
     ])
     bills = tmp_path / "payment_dues.parquet"
