@@ -22,7 +22,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request, Response
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import bindparam, delete, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.auth import Principal
@@ -96,9 +95,11 @@ class IdempotentRequest:
                 "locked_until": now, "expires_at": now + timedelta(seconds=self.ttl_seconds),
             })
             session.commit()
-        except IntegrityError:
+        except Exception:
             session.rollback()
-            # a duplicate committed first (its insert of the key won), or the action's own constraint
+            # A duplicate that committed first makes this one fail: on the key's unique index, or in
+            # the action itself (PostgreSQL: it waited on a row the first one locked and then found the
+            # first one's result, e.g. a line that now exists). Either way the first response answers.
             replay = self._earlier(session, principal)
             if replay is not None:
                 return replay
