@@ -107,3 +107,22 @@ def test_related_party_links_are_recorded(client, db, platform, parties):
     body = post(client, platform, [{"type": "related_party", "external_id": "R-1", "dealer": "D-1",
                                     "supplier": "S-1", "kind": "shared_owner", "evidence": "same shareholder"}])
     assert body["counts"]["created"] == 1
+
+
+def test_business_dates_are_compared_with_the_beijing_date_the_order_was_placed_on(client, db, platform, parties):
+    # 2026-03-01T17:30Z is 01:30 on 2 March in Beijing: the order's business date is 2 March
+    late = order("O-late", placed_at="2026-03-01T17:30:00Z", confirmed_at="2026-03-01T17:40:00Z")
+    invoice = {"type": "invoice", "order": "O-late", "invoice_code": "044031900111",
+               "seller_credit_code": parties[1].credit_code, "buyer_credit_code": parties[0].credit_code,
+               "amount": "884.96", "tax": "115.04"}
+    events = [
+        late,
+        invoice | {"external_id": "I-1", "invoice_number": "00000001", "issued_on": "2026-03-01"},  # a day early
+        invoice | {"external_id": "I-2", "invoice_number": "00000002", "issued_on": "2026-03-02"},
+        {"type": "payment_due", "external_id": "B-1", "order": "O-late", "amount": "1000.00", "due_on": "2026-03-01"},
+        {"type": "payment_due", "external_id": "B-2", "order": "O-late", "amount": "1000.00", "due_on": "2026-03-02"},
+    ]
+    body = post(client, platform, events)
+    assert [a["external_id"] for a in body["accepted"]] == ["O-late", "I-2", "B-2"]
+    rejected = {r["index"]: r["errors"][0]["field"] for r in body["rejected"]}
+    assert rejected == {1: "issued_on", 3: "due_on"}
