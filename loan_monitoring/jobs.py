@@ -142,7 +142,9 @@ def daily_fund_usage(db: Database, *, as_of: datetime, settings: Settings) -> di
 
 # --------------------------------------------------------------------------- early warning
 
-# Trade features of the dealers (``scoring.catalog`` names) as of a moment, from whoever computes them.
+# Trade features of the dealers (``scoring.catalog`` names) as of a moment, from whoever computes them:
+# called once per batch of up to BATCH dealers, in a session that is rolled back (what a reader flushes
+# is discarded); dealers it does not know are left out.
 FeatureReader = Callable[[Session, Sequence[str], datetime], Mapping[str, Mapping[str, Any]]]
 _feature_readers: list[FeatureReader] = []
 
@@ -157,17 +159,6 @@ def register_feature_reader(reader: FeatureReader) -> None:
 def unregister_feature_reader(reader: FeatureReader) -> None:
     if reader in _feature_readers:
         _feature_readers.remove(reader)
-
-
-def reader_from_feature_source(source: Any) -> FeatureReader:
-    """A reader over the decision core's ``FeatureSource`` (``features_for(session, dealer_id, as_of)``)."""
-
-    def read(session: Session, dealer_ids: Sequence[str], as_of: datetime) -> dict[str, Mapping[str, Any]]:
-        return {
-            dealer_id: dict(source.features_for(session, dealer_id, as_of).values) for dealer_id in dealer_ids
-        }
-
-    return read
 
 
 def ews_policy(settings: Settings) -> EarlyWarningPolicy:
@@ -218,7 +209,7 @@ def daily_early_warning(db: Database, *, as_of: datetime, settings: Settings) ->
         "lines_frozen": 0,
         "unavailable": {},
     }
-    for batch in _batches(dealer_ids):
+    for batch in _batches(dealer_ids, BATCH):
         external: dict[str, dict[str, Any]] = {}
         with db.session() as session:
             for reader in _feature_readers:

@@ -183,22 +183,18 @@ def seed_order_loans(db: Database, settings: Settings, keys: KeyProvider, *, loa
     plans them, ``loan_loading`` carries them out), then one run of the daily monitoring jobs in their
     scheduled order, so that delinquency buckets and alerts exist. Returns each job's result.
 
-    The early-warning run reads the dealers' trade features 200 at a time (``features_of_dealers``, the
-    computation the scheduler's reader makes one dealer at a time): the same figures, ten times faster."""
-    from loan_monitoring import jobs as loan_jobs
+    The early-warning run reads the dealers' trade features as the scheduler does, a batch of dealers at
+    a time (``scoring.jobs.early_warning_reads_trade_features``)."""
     from risk_engine import scheduler
     from risk_engine.demo import loan_loading
-    from scoring.snapshots import features_of_dealers
+    from scoring.jobs import early_warning_reads_trade_features
 
     loan_loading.seed_order_loans(db, settings, keys, max_loans=loans, seed=seed, progress=progress)
     results = {}
-    loan_jobs.register_feature_reader(features_of_dealers)
-    try:
+    with early_warning_reads_trade_features():
         for name in MONITORING_JOBS:
             results[name] = scheduler.run_job(db, settings, name).result or {}
             progress(f"job {name}: {_counts(results[name])}")
-    finally:
-        loan_jobs.unregister_feature_reader(features_of_dealers)
     progress(f"order loans by state: {_counts(loan_loading.loans_by_state(db))}; outstanding by days past due: "
              f"{_counts(loan_loading.outstanding_by_bucket(db))}")
     return results

@@ -12,22 +12,22 @@ from risk_engine.db import Database
 from risk_engine.scheduler import scheduled
 from risk_engine.settings import Settings
 from scoring.monitoring import monitoring_report
-from scoring.snapshots import SnapshotFeatureSource
+from scoring.snapshots import features_of_dealers
 
 log = logging.getLogger("risk_engine.scoring")
-
-_TRADE_FEATURES = loan_jobs.reader_from_feature_source(SnapshotFeatureSource())
 
 
 @contextmanager
 def early_warning_reads_trade_features() -> Iterator[None]:
-    """While open, the early-warning job reads the same point-in-time features a decision scores.
+    """While open, the early-warning job reads the same point-in-time features a decision scores, as of
+    the job's ``as_of``, a batch of dealers at a time (``features_of_dealers``). Nothing is stored: a
+    feature snapshot records what a decision scored, and an alert carries its figures in its evidence.
     The scheduler and `risk-engine jobs run` open it; a plain import changes nothing."""
-    loan_jobs.register_feature_reader(_TRADE_FEATURES)
+    loan_jobs.register_feature_reader(features_of_dealers)
     try:
         yield
     finally:
-        loan_jobs.unregister_feature_reader(_TRADE_FEATURES)
+        loan_jobs.unregister_feature_reader(features_of_dealers)
 
 
 @scheduled("model_monitoring_daily", cron="0 3 * * *",
