@@ -12,7 +12,7 @@ from risk_engine.db import Database
 from risk_engine.scheduler import scheduled
 from risk_engine.settings import Settings
 from scoring.monitoring import monitoring_report
-from scoring.snapshots import features_of_dealers
+from scoring.snapshots import features_of_dealers, refresh_industry_seasonality
 
 log = logging.getLogger("risk_engine.scoring")
 
@@ -39,3 +39,13 @@ def daily_model_monitoring(db: Database, *, as_of: datetime, settings: Settings)
     if score.get("level") in ("investigate", "significant"):
         log.warning("model score PSI %s is %s", score.get("psi"), score.get("level"))
     return report
+
+
+@scheduled("industry_seasonality_daily", cron="15 0 * * *",
+           description="the month's industry seasonal index, stored once for every decision and job of the month")
+def daily_industry_seasonality(db: Database, *, as_of: datetime, settings: Settings) -> dict[str, Any]:
+    """Store (or correct, after a back-fill) the seasonal index of ``as_of``'s month, so that the first
+    decision of a month and every early-warning batch read it instead of recomputing it platform-wide."""
+    with db.unit_of_work() as session:
+        row = refresh_industry_seasonality(session, as_of)
+        return {"month": row.as_of_month.isoformat(), "dealers": row.dealers, "index_sha256": row.index_sha256}

@@ -345,3 +345,15 @@ def test_refreshing_the_seasonal_index_is_idempotent(db, stored_history):
 def test_the_month_of_an_instant_is_its_china_standard_time_month():
     assert snapshots.month_of(datetime(2026, 6, 30, 16, 0, tzinfo=UTC)) == (date(2026, 7, 1), AS_OF)
     assert snapshots.month_of(datetime(2026, 6, 30, 15, 59, tzinfo=UTC))[0] == date(2026, 6, 1)
+
+
+def test_the_daily_job_stores_the_months_seasonal_index(db, stored_history, settings):
+    from risk_engine import scheduler
+
+    mid_month = datetime(2026, 7, 10, 2, 0, tzinfo=UTC)
+    outcome = scheduler.run_job(db, settings, "industry_seasonality_daily", as_of=mid_month)
+    assert outcome.status == "succeeded", outcome
+    with db.session() as s:
+        row = s.get(IndustrySeasonality, date(2026, 7, 1))
+        assert row is not None and outcome.result["index_sha256"] == row.index_sha256
+        assert snapshots.seasonality_for(s, mid_month).index_sha256 == row.index_sha256
