@@ -223,7 +223,7 @@ class _Server:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
+                "risk_engine.serving",  # uvicorn, with TCP_NODELAY also when workers > 1
                 f"bench.bench_decisions:{factory}",
                 "--factory",
                 "--host",
@@ -234,7 +234,6 @@ class _Server:
                 str(workers),
                 "--log-level",
                 "warning",
-                "--no-access-log",
             ],
             cwd=ROOT,
             env={**os.environ, **env, "PYTHONPATH": str(ROOT)},

@@ -58,13 +58,12 @@ def serve(
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
 ) -> None:
     """Serve the API and the risk-officer console."""
-    import uvicorn
-
     from api.observability import configure_logging
+    from risk_engine import serving
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_config=None,
+    serving.run("api.main:app", host=host, port=port, workers=workers, log_config=None,
                 access_log=False, proxy_headers=False)
 
 
