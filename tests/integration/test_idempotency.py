@@ -1,4 +1,3 @@
-import threading
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -7,6 +6,7 @@ from api.models import IdempotencyRecord
 from compliance.models import AuditEntry
 from risk_engine.db import utcnow
 from risk_engine.parties.models import Dealer
+from tests.concurrency import race
 from tests.factories import auth, make_api_key
 from tests.factories import dealer_body as factory_dealer_body
 
@@ -113,16 +113,7 @@ def test_expired_keys_can_be_reused(client, db):
 def test_concurrent_retries_act_exactly_once(client, db):
     h = auth(make_api_key(db, "platform")) | {"Idempotency-Key": "k-race"}
     body = dealer_body()
-    results = []
-
-    def post():
-        results.append(client.post("/v1/dealers", headers=h, json=body))
-
-    threads = [threading.Thread(target=post) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(lambda: client.post("/v1/dealers", headers=h, json=body), threads=8)
     # every retry waits for the first and gets its response: none fails, one dealer
     assert [r.status_code for r in results] == [201] * 8
     assert len({r.content for r in results}) == 1

@@ -303,23 +303,13 @@ def test_a_credit_limit_request_over_http_answers_the_decision_and_the_line_foll
 
 
 def test_retries_racing_the_first_request_get_its_decision_and_make_no_other(wired, db):
-    import threading
-
     from compliance.models import AuditEntry
+    from tests.concurrency import race
 
     bank, dealer = make_bank(db), make_dealer(db)
     headers = auth(make_api_key(db, "platform")) | {"Idempotency-Key": "race-1"}
     body = {"dealer_id": dealer.id, "bank_id": bank.id}
-    results = []
-
-    def post() -> None:
-        results.append(wired.post("/v1/credit-limit-requests", json=body, headers=headers))
-
-    threads = [threading.Thread(target=post) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(lambda: wired.post("/v1/credit-limit-requests", json=body, headers=headers), threads=6)
     assert [r.status_code for r in results] == [201] * 6, [r.text for r in results if r.status_code != 201]
     assert len({r.content for r in results}) == 1
     with db.session() as s:
