@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from compliance import audit
@@ -65,20 +65,31 @@ def consents_of(session: Session, dealer_id: str, purpose: str | None = None) ->
     return list(session.scalars(statement.order_by(DealerConsent.granted_at, DealerConsent.id)))
 
 
+_CONSENTS = DealerConsent.__table__
+_CONSENT_TERMS = (
+    select(_CONSENTS)
+    .where(_CONSENTS.c.dealer_id == bindparam("dealer_id"), _CONSENTS.c.purpose == bindparam("purpose"))
+    .order_by(_CONSENTS.c.granted_at, _CONSENTS.c.id)
+)
+
+
 def require_consent(
     session: Session, dealer_id: str, purpose: str, at: datetime | None = None
-) -> DealerConsent:
-    """The consent under which ``purpose`` may be pursued for the dealer now; raises ``ConsentMissing``."""
+) -> ConsentTerms:
+    """The consent under which ``purpose`` may be pursued for the dealer now (its row: ``id``, ``purpose``,
+    ``granted_at``...); raises ``ConsentMissing``."""
     if purpose not in CONSENT_PURPOSES:
         raise ValueError(f"unknown consent purpose {purpose!r}")
     at = at or utcnow()
-    found = valid_consent(consents_of(session, dealer_id, purpose), purpose, at)
+    # the terms as plain rows (every decision asks): no ORM objects to build and track
+    terms = session.execute(_CONSENT_TERMS, {"dealer_id": dealer_id, "purpose": purpose}).all()
+    found = valid_consent(terms, purpose, at)
     if found is None:
         raise ConsentMissing(
             f"dealer {dealer_id} has no valid consent for {purpose} (none given, expired or revoked)",
             extra={"dealer_id": dealer_id, "purpose": purpose},
         )
-    return found  # type: ignore[return-value]
+    return found
 
 
 # --- changes (flush and audit; the caller commits) -------------------------------------------------

@@ -72,10 +72,11 @@ def decide_credit_limit(
     ``requested_amount``, ``guarantee_amount``, ``request_ref`` (``schemas.CreditLimitRequestIn``).
     ``blacklist``: the platform's current blacklist (``compliance.kyb.Blacklist``), when one is kept."""
     now = clock()
-    dealer = session.get(Dealer, request.dealer_id)
+    # plain rows of the columns a decision reads (no PII, no ORM objects to build and track)
+    dealer = session.execute(_DEALER, {"id": request.dealer_id}).first()
     if dealer is None:
         raise NotFound(f"no dealer {request.dealer_id}", field="dealer_id")
-    bank = session.get(Bank, request.bank_id)
+    bank = session.execute(_BANK, {"id": request.bank_id}).first()
     if bank is None:
         raise NotFound(f"no bank {request.bank_id}", field="bank_id")
     consent.require_consent(session, dealer.id, "credit_scoring", now)
@@ -185,6 +186,14 @@ def decide_credit_limit(
     return decision
 
 
+_DEALERS, _BANKS = Dealer.__table__, Bank.__table__
+_DEALER = select(
+    _DEALERS.c.id, _DEALERS.c.credit_code, _DEALERS.c.registered_on, _DEALERS.c.licence_expires_on,
+    _DEALERS.c.guarantor_id,
+).where(_DEALERS.c.id == bindparam("id"))
+_BANK = select(_BANKS.c.id, _BANKS.c.max_line_amount).where(_BANKS.c.id == bindparam("id"))
+
+
 def grant_limit(
     session: Session,
     line: CreditLineRecord | None,
@@ -258,7 +267,7 @@ def open_review_case(session: Session, decision: Decision, *, actor: str, at: da
 
 def dealer_attributes(
     session: Session,
-    dealer: Dealer,
+    dealer: Any,
     now: datetime,
     *,
     requested_amount: Decimal | None,
@@ -266,6 +275,8 @@ def dealer_attributes(
     blacklist: Any | None = None,
 ) -> dict[str, Any]:
     """The attributes the engine itself knows about the dealer (they override the feature vector's).
+    ``dealer``: a ``Dealer`` or a row with its ``id``, ``credit_code``, ``registered_on`` and
+    ``licence_expires_on``.
     ``blacklisted`` is only set when a blacklist is given; otherwise the feature source may supply it."""
     today = now.date()
     attributes: dict[str, Any] = (
