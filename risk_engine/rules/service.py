@@ -38,7 +38,8 @@ def context_names() -> frozenset[str]:
 # --------------------------------------------------------------------------- loading
 
 
-def to_ruleset(record: RuleSetRecord) -> RuleSet:
+def to_ruleset(record: Any) -> RuleSet:
+    """The rule set of a stored record or row (``version``, ``body``, ``author``, ``status``, ``approver``)."""
     description, rules = _parsed_rules(record.body)
     return RuleSet(version=record.version, rules=rules, author=record.author, status=RuleSetStatus(record.status),
                    approver=record.approver, description=description)
@@ -85,15 +86,20 @@ def list_records(session: Session, status: str | None = None) -> list[RuleSetRec
     return list(session.scalars(statement))
 
 
-def active_ruleset(session: Session) -> tuple[RuleSet, RuleSetRecord]:
-    """The active rule set; the shipped default becomes version 1 when no rule set exists yet."""
-    record = _active_record(session)
-    if record is None:
+def active_ruleset(session: Session) -> tuple[RuleSet, Any]:
+    """The active rule set and its stored row (``version``, ``digest``, ``body``...: a plain row, read by
+    every decision); the shipped default becomes version 1 when no rule set exists yet."""
+    row = session.execute(_ACTIVE_ROW).first()
+    if row is None:
         seed_default_ruleset(session)
-        record = _active_record(session)
-    if record is None:
+        row = session.execute(_ACTIVE_ROW).first()
+    if row is None:
         raise Conflict("no rule set is active: activate an approved draft", code="no_active_ruleset")
-    return to_ruleset(record), record
+    return to_ruleset(row), row
+
+
+_RULE_SETS = RuleSetRecord.__table__
+_ACTIVE_ROW = select(_RULE_SETS).where(_RULE_SETS.c.status == RuleSetStatus.ACTIVE.value)
 
 
 def _active_record(session: Session) -> RuleSetRecord | None:
