@@ -24,7 +24,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from compliance.models import AuditEntry
-from risk_engine.db import utcnow
+from risk_engine.db import transaction_scoped, utcnow
 
 GENESIS_HASH = "0" * 64
 _ADVISORY_LOCK_KEY = 0x41554449  # "AUDI"
@@ -146,26 +146,23 @@ _PG_LOCK = text("SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))")
 class _Chain:
     """What this transaction knows of the chain: it holds the lock, and (once read) the head."""
 
-    transaction: Any
     head: tuple[int, str] | None = None
     head_in: Any = None  # the (sub)transaction in which ``head`` was read or written
 
 
 def _chain_state(session: Session) -> _Chain:
-    transaction = session.get_transaction()
-    state = session.info.get("audit.chain")
-    if state is None or state.transaction is not transaction:
+    def locked() -> _Chain:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(_PG_LOCK, {"k": _ADVISORY_LOCK_KEY})
-        state = _Chain(transaction)
-        session.info["audit.chain"] = state
-    return state
+        return _Chain()
+
+    return transaction_scoped(session, "audit.chain", locked)
 
 
 def _head(session: Session, state: _Chain) -> tuple[int, str]:
     """The last (seq, entry_hash): read once under the lock, then carried along by each append. A
     savepoint may roll back what it appended, so the head is read again in any other (sub)transaction."""
-    current = session.get_nested_transaction() or state.transaction
+    current = session.get_nested_transaction() or session.get_transaction()
     if state.head is None or state.head_in is not current:
         row = session.execute(_HEAD).first()
         state.head = (row[0], row[1]) if row else (0, GENESIS_HASH)

@@ -44,7 +44,7 @@ from sqlalchemy.orm.util import identity_key
 from compliance import audit
 from limits.credit_line import CreditLine, LineStatus, money
 from limits.models import BankAllocation, CreditLineRecord, CreditMovement
-from risk_engine.db import utcnow
+from risk_engine.db import transaction_scoped, utcnow
 from risk_engine.errors import Conflict, NotFound
 from risk_engine.ids import new_id
 from risk_engine.parties.models import Bank
@@ -156,21 +156,12 @@ _LOCK_QUOTA = (  # Core columns: no ORM compilation on the decision's hot path
 
 def _held_quota_locks(session: Session) -> set[str]:
     """The banks whose quota row this transaction has locked (row locks last until it ends)."""
-    return _held(session, "ledger.quota_locks", set)
+    return transaction_scoped(session, "ledger.quota_locks", set)
 
 
 def _held_line_locks(session: Session) -> dict[str, str]:
     """The lines (id → bank id) this transaction has locked."""
-    return _held(session, "ledger.line_locks", dict)
-
-
-def _held(session: Session, name: str, empty: Callable[[], Any]) -> Any:
-    transaction = session.get_transaction()
-    held = session.info.get(name)
-    if held is None or held[0] is not transaction:
-        held = (transaction, empty())
-        session.info[name] = held
-    return held[1]
+    return transaction_scoped(session, "ledger.line_locks", dict)
 
 
 def remaining_quota(session: Session, bank_id: str) -> Decimal:

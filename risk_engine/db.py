@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     DateTime,
@@ -31,6 +31,8 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -233,6 +235,17 @@ def _queue_writers_in_process(engine: Engine, busy_timeout_ms: int) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def transaction_scoped(session: Session, name: str, factory: Callable[[], T]) -> T:
+    """What ``session``'s current transaction knows under ``name`` (the locks it holds, the audit chain's
+    head...): made by ``factory`` the first time in each transaction, forgotten when it ends."""
+    transaction = session.get_transaction()
+    held = session.info.get(name)
+    if held is None or held[0] is not transaction:
+        held = (transaction, factory())
+        session.info[name] = held
+    return held[1]
 
 
 @contextmanager
