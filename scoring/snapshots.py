@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from compliance import audit
 from compliance.audit import canonical_json
 from risk_engine.decisions.ports import FeatureVector
 from risk_engine.errors import NotFound
@@ -94,7 +95,8 @@ def _compute_seasonality(session: Session, month: date, start: datetime) -> Indu
 def refresh_industry_seasonality(session: Session, as_of: datetime | None = None) -> IndustrySeasonality:
     """(Re)compute the seasonal index of ``as_of``'s month (default: now) from all dealers' orders and
     store it — what the daily job calls. Idempotent; it changes the row only if trade recorded before
-    the month began was back-filled since. Flushes; the caller commits."""
+    the month began was back-filled since, and then records the correction in the audit trail. Flushes;
+    the caller commits."""
     month, start = month_of(as_of or datetime.now(UTC))
     fresh = _compute_seasonality(session, month, start)
     row = session.get(IndustrySeasonality, month)
@@ -103,6 +105,11 @@ def refresh_industry_seasonality(session: Session, as_of: datetime | None = None
         session.flush()
         return fresh
     if row.index_sha256 != fresh.index_sha256:
+        # decisions of the month read the stored index: a correction is recorded, old and new digests
+        audit.record(session, actor="system:scheduler", action="industry_seasonality.corrected",
+                     subject_type="industry_seasonality", subject_id=month.isoformat(),
+                     payload={"from_sha256": row.index_sha256, "to_sha256": fresh.index_sha256,
+                              "dealers": fresh.dealers})
         row.index_json, row.index_sha256, row.dealers = fresh.index_json, fresh.index_sha256, fresh.dealers
         row.computed_at = datetime.now(UTC)
         session.flush()

@@ -357,3 +357,20 @@ def test_the_daily_job_stores_the_months_seasonal_index(db, stored_history, sett
         row = s.get(IndustrySeasonality, date(2026, 7, 1))
         assert row is not None and outcome.result["index_sha256"] == row.index_sha256
         assert snapshots.seasonality_for(s, mid_month).index_sha256 == row.index_sha256
+
+
+def test_a_corrected_seasonal_index_is_recorded_in_the_audit_trail(db, stored_history):
+    from compliance.models import AuditEntry
+
+    mid_month = datetime(2026, 7, 18, 6, 0, tzinfo=UTC)
+    with db.unit_of_work() as s:
+        right = snapshots.refresh_industry_seasonality(s, mid_month).index_sha256
+    with db.unit_of_work() as s:  # stored before a back-fill: its figures no longer match the history
+        s.execute(update(IndustrySeasonality).values(index_json="{}", index_sha256="0" * 64))
+    with db.unit_of_work() as s:
+        assert snapshots.refresh_industry_seasonality(s, mid_month).index_sha256 == right
+    with db.session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "industry_seasonality.corrected")).one()
+        assert entry.subject_id == "2026-07-01"
+        assert json.loads(entry.payload)["from_sha256"] == "0" * 64
+        assert json.loads(entry.payload)["to_sha256"] == right
