@@ -65,9 +65,6 @@ class PrincipalCache:
             self._entries.clear()
         self._entries[key_hash] = (time.monotonic() + self.ttl, principal)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
 
 def _lookup(database: Any, key: str) -> Principal | None:
     with database.reader() as session:  # its own short read: never the request's write transaction
