@@ -39,8 +39,11 @@ _STORE = insert(_RECORDS)
 
 
 def encode_json(value: Any) -> bytes:
-    """The response body: plain JSON data goes straight to the C encoder; anything else (pydantic models,
-    dates...) through FastAPI's ``jsonable_encoder``, as a route's return value would."""
+    """The response body: bytes are JSON text already; plain JSON data goes straight to the C encoder;
+    anything else (pydantic models, dates...) through FastAPI's ``jsonable_encoder``, as a route's return
+    value would."""
+    if isinstance(value, bytes):
+        return value
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=jsonable_encoder).encode("utf-8")
 
 
@@ -74,8 +77,8 @@ class IdempotentRequest:
         *,
         status_code: int = 200,
     ) -> Response:
-        """Run ``action`` (which changes state through ``session`` and returns the response body) once,
-        and commit its change together with the stored response."""
+        """Run ``action`` (which changes state through ``session`` and returns the response body: JSON data,
+        or JSON text as bytes) once, and commit its change together with the stored response."""
         if not self.key:
             body = encode_json(action())
             session.commit()

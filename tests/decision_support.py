@@ -2,8 +2,8 @@
 as a ``Scorer``, a feature source built from dicts, and the feature values of a sound dealer.
 
 The model is trained once per test process (a few hundred milliseconds): it is real — monotone in days
-past due, SHAP contributions from the booster itself (``pred_contribs``) — so the decisions in the tests go
-through the same scoring arithmetic the champion model will, not a hard-coded PD.
+past due, exact TreeSHAP contributions by the champion's own explainer (``scoring.explain``) — so the
+decisions in the tests go through the same scoring arithmetic the champion model will, not a hard-coded PD.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import xgboost as xgb
 
 from risk_engine.decisions.ports import FeatureVector, ReasonCode, Score
+from scoring.explain import ExactTreeShap
 
 MODEL_FEATURES = (
     "current_days_past_due",
@@ -103,7 +104,7 @@ def tiny_xgb_scorer() -> XgbScorer:
 
 
 class XgbScorer:
-    """A ``Scorer`` over an XGBoost booster: PD from the margin, TreeSHAP contributions from the booster."""
+    """A ``Scorer`` over an XGBoost booster: PD from the margin, exact TreeSHAP contributions."""
 
     def __init__(
         self,
@@ -117,6 +118,7 @@ class XgbScorer:
     ) -> None:
         self.booster = booster
         self.booster.set_param({"nthread": 1})  # one row at a time: OpenMP threads only cost
+        self.explainer = ExactTreeShap.from_booster(booster)  # margin and contributions, as the champion's
         self.version = version
         self.model_hash = model_hash
         self.factor = pdo / math.log(2)
@@ -129,10 +131,9 @@ class XgbScorer:
         )
 
     def score(self, features: Mapping[str, Any], attributes: Mapping[str, Any]) -> Score:
-        matrix = xgb.DMatrix(self.vector(features), feature_names=list(MODEL_FEATURES), nthread=1)
-        margin = float(self.booster.predict(matrix, output_margin=True)[0])
-        shap = self.booster.predict(matrix, pred_contribs=True)[0]
-        contributions = {name: float(v) for name, v in zip(MODEL_FEATURES, shap[:-1], strict=True)}
+        explained, margins = self.explainer.explain(self.vector(features), n_threads=1)
+        margin = float(margins[0])
+        contributions = dict(zip(MODEL_FEATURES, explained[0].tolist(), strict=True))
         pd = 1.0 / (1.0 + math.exp(-margin))
         grade = next(g for g, upper in PD_BANDS if pd < upper)
         points = int(round(self.offset - self.factor * margin))  # good:bad odds = exp(-margin)
@@ -145,7 +146,7 @@ class XgbScorer:
             grade=grade,
             score=points,
             contributions=contributions,
-            base=float(shap[-1]),
+            base=self.explainer.base,
             reason_codes=reasons,
             model_version=self.version,
             model_hash=self.model_hash,

@@ -67,7 +67,7 @@ def request_credit_limit(
             config=service.DecisionSettings(line_term_days=state.settings.credit_line_term_days),
             blacklist=None if blacklist_source is None else blacklist_source.current(),
         )
-        return service.jsonable(service.decision_view(session, decision, just_made=True))
+        return service.decision_json(session, decision, just_made=True)
 
     return idem.run(session, principal, decide, status_code=201)
 
@@ -92,10 +92,15 @@ def list_decisions(
     return service.jsonable([service.decision_view(session, d, full=False) for d in decisions])
 
 
-@router.get("/decisions/{decision_id}", summary="One decision with its full explanation")
-def get_decision(decision_id: str, principal: BankOrOfficerClient, session: DbSession) -> dict[str, Any]:
+@router.get(
+    "/decisions/{decision_id}",
+    summary="One decision with its full explanation",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}, "description": "The decision document"}},
+)
+def get_decision(decision_id: str, principal: BankOrOfficerClient, session: DbSession) -> Response:
     decision = service.get_decision(session, decision_id, bank_id=bank_scope(principal))
-    return service.jsonable(service.decision_view(session, decision))
+    return Response(service.decision_json(session, decision), media_type="application/json")
 
 
 @router.get(

@@ -208,6 +208,8 @@ def grant_limit(
     below_exposure: bool = False,
 ) -> str:
     """Open, adjust or reopen the dealer's line with the bank to ``limit``; returns the line id."""
+    if line is not None:  # read before the movement, which expires the loaded line (a re-read on access)
+        line_id, status = line.id, line.status
     if line is None:
         return ledger.open_line(
             session,
@@ -219,12 +221,12 @@ def grant_limit(
             cause=cause,
             actor=actor,
         ).id
-    if line.status == "closed":
-        ledger.reopen(session, line.id, limit, grade=grade, expires_on=expires_on, cause=cause, actor=actor)
+    if status == "closed":
+        ledger.reopen(session, line_id, limit, grade=grade, expires_on=expires_on, cause=cause, actor=actor)
     else:
         ledger.adjust_limit(
             session,
-            line.id,
+            line_id,
             limit,
             grade=grade,
             expires_on=expires_on,
@@ -232,7 +234,7 @@ def grant_limit(
             actor=actor,
             below_exposure=below_exposure,
         )
-    return line.id
+    return line_id
 
 
 def open_review_case(session: Session, decision: Decision, *, actor: str, at: datetime) -> ReviewCase:
@@ -479,26 +481,40 @@ def decision_document(decision: Decision, *, parse: bool = True) -> dict[str, An
     }
 
 
-def decision_view(
-    session: Session, decision: Decision, *, full: bool = True, just_made: bool = False
-) -> dict[str, Any]:
-    """The decision for the API: the document, its audit entry and review case (``full=False``: a summary).
-    ``just_made``: the decision was made in this transaction, so only a referral has a case."""
-    case = (
-        None
-        if just_made and decision.outcome != "refer"
-        else session.scalars(select(ReviewCase).where(ReviewCase.decision_id == decision.id)).first()
-    )
-    review = (
-        None
-        if case is None
-        else {
-            "id": case.id,
-            "status": case.status,
-            "resolution": case.resolution,
-            "resolved_limit": case.resolved_limit,
+def _review_of(session: Session, decision: Decision, *, just_made: bool) -> dict[str, Any] | None:
+    """The decision's review case in brief. ``just_made``: made in this transaction, so only a referral
+    has one."""
+    if just_made and decision.outcome != "refer":
+        return None
+    case = session.scalars(select(ReviewCase).where(ReviewCase.decision_id == decision.id)).first()
+    if case is None:
+        return None
+    return {
+        "id": case.id,
+        "status": case.status,
+        "resolution": case.resolution,
+        "resolved_limit": case.resolved_limit,
+    }
+
+
+def decision_json(session: Session, decision: Decision, *, just_made: bool = False) -> bytes:
+    """``decision_view`` (full) as the JSON the API sends, written from the decision's canonical document
+    (the text ``decision_sha256`` hashes, built from the stored canonical members) with the audit seq and
+    the review case appended: no parsing of the stored JSON and no walk over the result."""
+    document = canonical_document(decision)
+    extra = canonical_json(
+        {
+            "decision_sha256": decision.document_sha256,
+            "audit_seq": decision.audit_seq,
+            "review": _review_of(session, decision, just_made=just_made),
         }
     )
+    return f"{document[:-1]},{extra[1:]}".encode()
+
+
+def decision_view(session: Session, decision: Decision, *, full: bool = True) -> dict[str, Any]:
+    """The decision for the API: the document, its audit entry and review case (``full=False``: a summary)."""
+    review = _review_of(session, decision, just_made=False)
     if not full:
         return {
             "id": decision.id,

@@ -3,6 +3,7 @@ the outcomes, the record it leaves (inputs, explanation, audit), the ledger chan
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -376,6 +377,24 @@ def test_banks_see_only_their_own_decisions_and_lines(wired, db):
         and full["explanation"]["model"]["contributions"]
     )
     assert wired.get(f"/v1/decisions/{ids[mine.id]}", headers=platform).status_code == 403
+
+
+def test_the_answer_to_a_request_is_the_view_of_the_stored_decision_and_hashes_to_it(wired, db, features):
+    """The answer is written from the canonical document: it holds what GET and ``decision_view`` of the
+    stored record hold, for an approval and for a referral with its review case."""
+    bank, sound, late = make_bank(db), make_dealer(db), make_dealer(db)
+    features.set(late.id, current_days_past_due=10)
+    platform, officer = auth(make_api_key(db, "platform")), auth(make_api_key(db, "risk_officer"))
+    for dealer, outcome in ((sound, "approve"), (late, "refer")):
+        r = wired.post("/v1/credit-limit-requests", json={"dealer_id": dealer.id, "bank_id": bank.id}, headers=platform)
+        answer = r.json()
+        assert r.status_code == 201 and answer["outcome"] == outcome
+        with db.session() as s:
+            view = service.jsonable(service.decision_view(s, service.get_decision(s, answer["id"])))
+        assert answer == view == wired.get(f"/v1/decisions/{answer['id']}", headers=officer).json()
+        assert (answer["review"] is None) == (outcome == "approve")
+        document = {k: v for k, v in answer.items() if k not in ("decision_sha256", "audit_seq", "review")}
+        assert hashlib.sha256(canonical_json(document).encode()).hexdigest() == answer["decision_sha256"]
 
 
 # --------------------------------------------------------------------------- concurrency
