@@ -34,9 +34,10 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Date, String, Update, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -44,7 +45,7 @@ from sqlalchemy.orm.util import identity_key
 from compliance import audit
 from limits.credit_line import CreditLine, LineStatus, money
 from limits.models import BankAllocation, CreditLineRecord, CreditMovement
-from risk_engine.db import transaction_scoped, utcnow
+from risk_engine.db import Money, UTCDateTime, transaction_scoped, utcnow
 from risk_engine.errors import Conflict, NotFound
 from risk_engine.ids import new_id
 from risk_engine.parties.models import Bank
@@ -81,17 +82,19 @@ def get_line(session: Session, line_id: str) -> CreditLineRecord:
 def find_line(
     session: Session, dealer_id: str, bank_id: str, *, for_update: bool = False
 ) -> CreditLineRecord | None:
-    statement = (
-        select(CreditLineRecord)
-        .where(CreditLineRecord.dealer_id == dealer_id, CreditLineRecord.bank_id == bank_id)
-        .execution_options(populate_existing=True)
-    )
-    if for_update:
-        statement = statement.with_for_update()
-    line = session.scalars(statement).first()
+    statement = _FIND_LINE_FOR_UPDATE if for_update else _FIND_LINE
+    line = session.scalars(statement, {"dealer_id": dealer_id, "bank_id": bank_id}).first()
     if for_update and line is not None:
         _held_line_locks(session)[line.id] = line.bank_id
     return line
+
+
+_FIND_LINE = (
+    select(CreditLineRecord)
+    .where(CreditLineRecord.dealer_id == bindparam("dealer_id"), CreditLineRecord.bank_id == bindparam("bank_id"))
+    .execution_options(populate_existing=True)
+)
+_FIND_LINE_FOR_UPDATE = _FIND_LINE.with_for_update()
 
 
 def lines_of_dealer(session: Session, dealer_id: str) -> list[CreditLineRecord]:
@@ -272,15 +275,7 @@ def reserve(
     amount = money(amount)
     on = on or utcnow().date()
     after = _conditional_update(
-        session,
-        line_id,
-        where=[
-            LINE.c.status == LineStatus.ACTIVE.value,
-            (LINE.c.expires_on.is_(None)) | (LINE.c.expires_on >= on),
-            _fen(LINE.c.limit_amount - LINE.c.reserved - LINE.c.utilised) >= _fen(literal(amount)),
-        ],
-        values={"reserved": _fen(LINE.c.reserved + amount)},
-        replay=lambda line: line.reserve(amount, on=on),
+        session, line_id, _RESERVE, {"amount": amount, "on": on}, replay=lambda line: line.reserve(amount, on=on)
     )
     before = _with(after, reserved=after.reserved - amount)
     return _record(session, line_id, "reserve", amount, before, after, cause, actor)
@@ -289,11 +284,7 @@ def reserve(
 def release(session: Session, line_id: str, amount: Decimal, *, cause: Cause, actor: str) -> CreditMovement:
     amount = money(amount)
     after = _conditional_update(
-        session,
-        line_id,
-        where=[_fen(LINE.c.reserved) >= _fen(literal(amount))],
-        values={"reserved": _fen(LINE.c.reserved - amount)},
-        replay=lambda line: line.release(amount),
+        session, line_id, _RELEASE, {"amount": amount}, replay=lambda line: line.release(amount)
     )
     before = _with(after, reserved=after.reserved + amount)
     return _record(session, line_id, "release", amount, before, after, cause, actor)
@@ -302,11 +293,7 @@ def release(session: Session, line_id: str, amount: Decimal, *, cause: Cause, ac
 def utilise(session: Session, line_id: str, amount: Decimal, *, cause: Cause, actor: str) -> CreditMovement:
     amount = money(amount)
     after = _conditional_update(
-        session,
-        line_id,
-        where=[_fen(LINE.c.reserved) >= _fen(literal(amount))],
-        values={"reserved": _fen(LINE.c.reserved - amount), "utilised": _fen(LINE.c.utilised + amount)},
-        replay=lambda line: line.utilise(amount),
+        session, line_id, _UTILISE, {"amount": amount}, replay=lambda line: line.utilise(amount)
     )
     before = _with(after, reserved=after.reserved + amount, utilised=after.utilised - amount)
     return _record(session, line_id, "utilise", amount, before, after, cause, actor)
@@ -315,11 +302,7 @@ def utilise(session: Session, line_id: str, amount: Decimal, *, cause: Cause, ac
 def repay(session: Session, line_id: str, amount: Decimal, *, cause: Cause, actor: str) -> CreditMovement:
     amount = money(amount)
     after = _conditional_update(
-        session,
-        line_id,
-        where=[_fen(LINE.c.utilised) >= _fen(literal(amount))],
-        values={"utilised": _fen(LINE.c.utilised - amount)},
-        replay=lambda line: line.repay(amount),
+        session, line_id, _REPAY, {"amount": amount}, replay=lambda line: line.repay(amount)
     )
     before = _with(after, utilised=after.utilised + amount)
     return _record(session, line_id, "repay", amount, before, after, cause, actor)
@@ -341,19 +324,13 @@ def adjust_limit(
     The bank's allocation moves by the difference; a raise must fit within the bank's remaining quota."""
     new_limit = money(new_limit, "limit", allow_zero=True)
     before = _lock_for_limit_change(session, line_id)
-    where = [LINE.c.status != LineStatus.CLOSED.value]
-    if not below_exposure:
-        where.append(_fen(LINE.c.reserved + LINE.c.utilised) <= _fen(literal(new_limit)))
-    values: dict[str, Any] = {"limit_amount": new_limit}
-    if grade is not None:
-        values["grade"] = grade
-    if expires_on is not ...:
-        values["expires_on"] = expires_on
     after = _conditional_update(
         session,
         line_id,
-        where=where,
-        values=values,
+        _adjust_statement(below_exposure, grade is not None, expires_on is not ...),
+        {"new_limit": new_limit}
+        | ({} if grade is None else {"new_grade": grade})
+        | ({} if expires_on is ... else {"new_expires_on": expires_on}),
         replay=lambda line: line.adjust_limit(new_limit, below_exposure=below_exposure),
     )
     _allocate(session, before.bank_id, new_limit - before.model.limit)
@@ -374,11 +351,7 @@ def renew(
     session: Session, line_id: str, expires_on: dt.date | None, *, cause: Cause, actor: str
 ) -> CreditMovement:
     after = _conditional_update(
-        session,
-        line_id,
-        where=[LINE.c.status != LineStatus.CLOSED.value],
-        values={"expires_on": expires_on},
-        replay=lambda line: line.renew(expires_on),
+        session, line_id, _RENEW, {"new_expires_on": expires_on}, replay=lambda line: line.renew(expires_on)
     )
     return _record(
         session,
@@ -398,9 +371,8 @@ def freeze(session: Session, line_id: str, *, cause: Cause, actor: str, reason: 
         session,
         line_id,
         "freeze",
-        LineStatus.FROZEN,
+        _FREEZE,
         LineStatus.ACTIVE,
-        [LINE.c.status == LineStatus.ACTIVE.value],
         lambda line: line.freeze(),
         cause,
         actor,
@@ -413,9 +385,8 @@ def unfreeze(session: Session, line_id: str, *, cause: Cause, actor: str, reason
         session,
         line_id,
         "unfreeze",
-        LineStatus.ACTIVE,
+        _UNFREEZE,
         LineStatus.FROZEN,
-        [LINE.c.status == LineStatus.FROZEN.value],
         lambda line: line.unfreeze(),
         cause,
         actor,
@@ -430,9 +401,8 @@ def close(session: Session, line_id: str, *, cause: Cause, actor: str, reason: s
         session,
         line_id,
         "close",
-        LineStatus.CLOSED,
+        _CLOSE,
         before.model.status,
-        [LINE.c.status != LineStatus.CLOSED.value, _fen(LINE.c.reserved) == 0],
         lambda line: line.close(),
         cause,
         actor,
@@ -455,21 +425,11 @@ def reopen(
     """A closed line approved again: active, with a fresh limit allocated from the bank's quota."""
     new_limit = money(new_limit, "limit", allow_zero=True)
     before = _lock_for_limit_change(session, line_id)
-    values: dict[str, Any] = {
-        "limit_amount": new_limit,
-        "status": LineStatus.ACTIVE.value,
-        "expires_on": expires_on,
-    }
-    if grade is not None:
-        values["grade"] = grade
     after = _conditional_update(
         session,
         line_id,
-        where=[
-            LINE.c.status == LineStatus.CLOSED.value,
-            _fen(LINE.c.reserved + LINE.c.utilised) <= _fen(literal(new_limit)),
-        ],
-        values=values,
+        _reopen_statement(grade is not None),
+        {"new_limit": new_limit, "new_expires_on": expires_on} | ({} if grade is None else {"new_grade": grade}),
         replay=lambda line: line.reopen(new_limit, expires_on),
     )
     _allocate(session, before.bank_id, new_limit)
@@ -497,7 +457,7 @@ def _lock_for_limit_change(session: Session, line_id: str) -> _Locked:
             raise NotFound(f"no credit line {line_id}", field="line_id")
     if bank_id not in _held_quota_locks(session):
         lock_bank_quota(session, bank_id)
-    row = session.execute(select(LINE).where(LINE.c.id == line_id).with_for_update()).one()
+    row = session.execute(_LOCK_LINE, {"line_id": line_id}).one()
     _held_line_locks(session)[line_id] = bank_id
     return _Locked(bank_id, _model_of(row))
 
@@ -516,26 +476,85 @@ def _with(line: CreditLine, **changes: Any) -> CreditLine:
     return replace(line, **changes)
 
 
+def _movement_update(*where: ColumnElement[bool], **values: Any) -> Update:
+    """The conditional ``UPDATE … WHERE id = :line_id AND <precondition> RETURNING`` of one kind of movement,
+    built once: its amounts are parameters (``:amount``, ``:limit``...), so each movement only binds them."""
+    return (
+        update(LINE)
+        .where(LINE.c.id == bindparam("line_id"), *where)
+        .values(**values, version=LINE.c.version + 1, updated_at=bindparam("now", type_=UTCDateTime()))
+        .returning(LINE.c.limit_amount, LINE.c.reserved, LINE.c.utilised, LINE.c.status, LINE.c.expires_on)
+    )
+
+
+# parameter names are never column names: a parameter named like a column that the statement does not
+# set would add that column to the SET clause
+_AMOUNT = bindparam("amount", type_=Money())
+_LIMIT = bindparam("new_limit", type_=Money())
+_NEW_GRADE = bindparam("new_grade", type_=String())
+_NEW_EXPIRY = bindparam("new_expires_on", type_=Date())
+_EXPOSURE_FITS = _fen(LINE.c.reserved + LINE.c.utilised) <= _fen(_LIMIT)
+_RESERVE = _movement_update(
+    LINE.c.status == LineStatus.ACTIVE.value,
+    LINE.c.expires_on.is_(None) | (LINE.c.expires_on >= bindparam("on", type_=Date())),
+    _fen(LINE.c.limit_amount - LINE.c.reserved - LINE.c.utilised) >= _fen(_AMOUNT),
+    reserved=_fen(LINE.c.reserved + _AMOUNT),
+)
+_RELEASE = _movement_update(_fen(LINE.c.reserved) >= _fen(_AMOUNT), reserved=_fen(LINE.c.reserved - _AMOUNT))
+_UTILISE = _movement_update(
+    _fen(LINE.c.reserved) >= _fen(_AMOUNT),
+    reserved=_fen(LINE.c.reserved - _AMOUNT),
+    utilised=_fen(LINE.c.utilised + _AMOUNT),
+)
+_REPAY = _movement_update(_fen(LINE.c.utilised) >= _fen(_AMOUNT), utilised=_fen(LINE.c.utilised - _AMOUNT))
+_RENEW = _movement_update(LINE.c.status != LineStatus.CLOSED.value, expires_on=_NEW_EXPIRY)
+_FREEZE = _movement_update(LINE.c.status == LineStatus.ACTIVE.value, status=LineStatus.FROZEN.value)
+_UNFREEZE = _movement_update(LINE.c.status == LineStatus.FROZEN.value, status=LineStatus.ACTIVE.value)
+_CLOSE = _movement_update(
+    LINE.c.status != LineStatus.CLOSED.value, _fen(LINE.c.reserved) == 0, status=LineStatus.CLOSED.value
+)
+_LOCK_LINE = select(LINE).where(LINE.c.id == bindparam("line_id")).with_for_update()
+_CURRENT_LINE = select(LINE).where(LINE.c.id == bindparam("line_id"))
+
+
+@cache
+def _adjust_statement(below_exposure: bool, set_grade: bool, set_expiry: bool) -> Update:
+    values: dict[str, Any] = {"limit_amount": _LIMIT}
+    if set_grade:
+        values["grade"] = _NEW_GRADE
+    if set_expiry:
+        values["expires_on"] = _NEW_EXPIRY
+    where = [LINE.c.status != LineStatus.CLOSED.value] + ([] if below_exposure else [_EXPOSURE_FITS])
+    return _movement_update(*where, **values)
+
+
+@cache
+def _reopen_statement(set_grade: bool) -> Update:
+    values: dict[str, Any] = {
+        "limit_amount": _LIMIT,
+        "status": LineStatus.ACTIVE.value,
+        "expires_on": _NEW_EXPIRY,
+    }
+    if set_grade:
+        values["grade"] = _NEW_GRADE
+    return _movement_update(LINE.c.status == LineStatus.CLOSED.value, _EXPOSURE_FITS, **values)
+
+
 def _conditional_update(
     session: Session,
     line_id: str,
+    statement: Update,
+    params: dict[str, Any],
     *,
-    where: list[Any],
-    values: dict[str, Any],
     replay: Callable[[CreditLine], CreditLine],
 ) -> CreditLine:
-    """One ``UPDATE … WHERE <precondition> RETURNING``; on no row, say why through the pure model."""
-    statement = (
-        update(LINE)
-        .where(LINE.c.id == line_id, *where)
-        .values(**values, version=LINE.c.version + 1, updated_at=utcnow())
-        .returning(LINE.c.limit_amount, LINE.c.reserved, LINE.c.utilised, LINE.c.status, LINE.c.expires_on)
-    )
-    row = session.execute(statement).first()
+    """Run a movement's ``_movement_update`` with its ``params``; on no row, say why through the pure
+    model."""
+    row = session.execute(statement, {**params, "line_id": line_id, "now": utcnow()}).first()
     _forget_cached(session, line_id)
     if row is not None:
         return _model_of(row)
-    current = session.execute(select(LINE).where(LINE.c.id == line_id)).first()
+    current = session.execute(_CURRENT_LINE, {"line_id": line_id}).first()
     if current is None:
         raise NotFound(f"no credit line {line_id}", field="line_id")
     replay(_model_of(current))  # raises the domain error naming why
@@ -619,15 +638,14 @@ def _set_status(
     session: Session,
     line_id: str,
     kind: str,
-    status: LineStatus,
+    statement: Update,
     before_status: LineStatus | None,
-    where: list[Any],
     replay: Callable[[CreditLine], CreditLine],
     cause: Cause,
     actor: str,
     reason: str,
 ) -> CreditMovement:
-    after = _conditional_update(session, line_id, where=where, values={"status": status.value}, replay=replay)
+    after = _conditional_update(session, line_id, statement, {}, replay=replay)
     before = _with(after, status=before_status)
     return _record(
         session, line_id, kind, ZERO, before, after, cause, actor, extra={"reason": reason or None}

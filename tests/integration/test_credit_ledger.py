@@ -148,6 +148,31 @@ def test_limits_are_allocated_from_the_bank_quota(db, dealer):
     assert allocated(db, bank.id) == D("100000.00")
 
 
+def test_a_limit_change_sets_only_what_it_is_given(db, bank, dealer):
+    """The movements' statements are built once with parameters: what a call leaves out (grade, expiry)
+    stays as it was, what it gives is set, and a closed line reopens with the expiry it is given."""
+    expiry = dt.date(2027, 6, 30)
+    line_id = open_line(db, bank, dealer, grade="A", expires_on=expiry)
+    with db.unit_of_work() as s:
+        ledger.adjust_limit(s, line_id, D("90000.00"), cause=CAUSE, actor="test")
+    line = read(db, line_id)
+    assert (line.limit, line.grade, line.expires_on, line.version) == (D("90000.00"), "A", expiry, 2)
+    with db.unit_of_work() as s:
+        ledger.adjust_limit(s, line_id, D("80000.00"), grade="BBB", cause=CAUSE, actor="test")
+    assert (read(db, line_id).grade, read(db, line_id).expires_on) == ("BBB", expiry)
+    with db.unit_of_work() as s:
+        ledger.adjust_limit(s, line_id, D("80000.00"), expires_on=None, cause=CAUSE, actor="test")
+    assert (read(db, line_id).grade, read(db, line_id).expires_on) == ("BBB", None)
+    with db.unit_of_work() as s:
+        ledger.renew(s, line_id, expiry, cause=CAUSE, actor="test")
+        ledger.close(s, line_id, cause=CAUSE, actor="test")
+        ledger.reopen(s, line_id, D("70000.00"), expires_on=dt.date(2028, 1, 31), cause=CAUSE, actor="test")
+    line = read(db, line_id)
+    assert (line.status, line.limit, line.grade) == ("active", D("70000.00"), "BBB")
+    assert line.expires_on == dt.date(2028, 1, 31)
+    assert allocated(db, bank.id) == D("70000.00")
+
+
 def test_one_line_per_dealer_and_bank(db, bank, dealer):
     open_line(db, bank, dealer)
     with pytest.raises(Conflict) as caught:
