@@ -112,7 +112,8 @@ def set_status(session: Session, version: str, status: str, *, actor: str) -> Mo
     return record
 
 
-def load_verified(record: ModelRecord, models_dir: Path) -> ModelVersion:
+def load_verified(record: Any, models_dir: Path) -> ModelVersion:
+    """The artifact of ``record`` (a ``ModelRecord`` or a row with its ``path`` and ``content_hash``)."""
     version = load_version(models_dir / record.path)
     if version.model_id != record.content_hash:
         raise TamperedArtifact(f"artifact of {record.version} does not match the registered content hash",
@@ -131,11 +132,17 @@ class _Loaded:
     version: ModelVersion
 
 
+_MODELS = ModelRecord.__table__
+_CURRENT = select(_MODELS.c.status, _MODELS.c.version, _MODELS.c.content_hash, _MODELS.c.path).where(
+    _MODELS.c.status.in_(("champion", "challenger"))
+)
+
+
 class RegistryScorer:
     """The decision core's ``Scorer``: the current champion, with the challenger in shadow.
 
     Versions are cached by content hash; the champion is looked up on every decision (one indexed
-    query) so a promotion takes effect at once, in every worker.
+    query, in the decision's own transaction) so a promotion takes effect at once, in every worker.
     """
 
     def __init__(self, db: Database, models_dir: Path) -> None:
@@ -144,24 +151,29 @@ class RegistryScorer:
         self._cache: dict[str, ModelVersion] = {}
         self._lock = threading.Lock()
 
-    def _version(self, record: ModelRecord) -> ModelVersion:
+    def _version(self, record: Any) -> ModelVersion:
         with self._lock:
             cached = self._cache.get(record.content_hash)
             if cached is None:
                 cached = self._cache[record.content_hash] = load_verified(record, self.models_dir)
             return cached
 
-    def _current(self) -> tuple[ModelRecord | None, ModelRecord | None]:
-        # scoring runs inside the decision's unit of work: read without touching the write lock
-        with self.db.reader() as s:
-            rows = {r.status: r for r in s.scalars(
-                select(ModelRecord).where(ModelRecord.status.in_(("champion", "challenger"))))}
-            for r in rows.values():
-                s.expunge(r)
-        return rows.get("champion"), rows.get("challenger")
+    def _current(self, session: Session | None = None) -> tuple[Any, Any]:
+        """The champion's and the challenger's rows (``version``, ``content_hash``, ``path``), or None: read
+        in the decision's own ``session`` when given, else in a reader session of their own (which on
+        SQLite never waits for the write lock a decision in progress holds)."""
+        if session is not None:
+            rows = session.execute(_CURRENT).all()
+        else:
+            with self.db.reader() as s:
+                rows = s.execute(_CURRENT).all()
+        by_status = {r.status: r for r in rows}
+        return by_status.get("champion"), by_status.get("challenger")
 
-    def score(self, features: Mapping[str, Any], attributes: Mapping[str, Any]) -> Score:
-        champion, challenger = self._current()
+    def score(
+        self, features: Mapping[str, Any], attributes: Mapping[str, Any], *, session: Session | None = None
+    ) -> Score:
+        champion, challenger = self._current(session)
         if champion is None:
             raise ModelUnavailable("no champion model: train one (`risk-engine model train`) and promote it")
         version = self._version(champion)

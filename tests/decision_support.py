@@ -130,7 +130,7 @@ class XgbScorer:
             dtype=float,
         )
 
-    def score(self, features: Mapping[str, Any], attributes: Mapping[str, Any]) -> Score:
+    def score(self, features: Mapping[str, Any], attributes: Mapping[str, Any], *, session: Any = None) -> Score:
         explained, margins = self.explainer.explain(self.vector(features), n_threads=1)
         margin = float(margins[0])
         contributions = dict(zip(MODEL_FEATURES, explained[0].tolist(), strict=True))

@@ -4,10 +4,12 @@ store plug in without the core importing them.
 * ``FeatureSource.features_for(session, dealer_id, as_of)`` → ``FeatureVector``: the dealer's point-in-time
   features as of ``as_of`` (computed only from what the engine knew before ``as_of``), by catalog name
   (``scoring.catalog``), ``None`` (or NaN) where a value is missing.
-* ``Scorer.score(features, attributes)`` → ``Score``: the champion model's PD, grade on the master scale,
-  score points, per-feature contributions in log-odds (``base + Σ contributions = margin``), reason
-  codes, and the model's version and artifact hash. ``attributes`` are the dealer and request attributes
-  the rules see (``risk_engine.rules.defaults.CONTEXT_NAMES``); a model may ignore them.
+* ``Scorer.score(features, attributes, session=...)`` → ``Score``: the champion model's PD, grade on the
+  master scale, score points, per-feature contributions in log-odds (``base + Σ contributions = margin``),
+  reason codes, and the model's version and artifact hash. ``attributes`` are the dealer and request
+  attributes the rules see (``risk_engine.rules.defaults.CONTEXT_NAMES``); a model may ignore them.
+  ``session`` is the decision's own, for a scorer that reads (the registry looks up its champion in it);
+  a scorer that reads nothing ignores it.
 
 Both may raise ``ModelUnavailable`` (503) when no champion model or feature data is available.
 """
@@ -77,4 +79,6 @@ class FeatureSource(Protocol):
 
 @runtime_checkable
 class Scorer(Protocol):
-    def score(self, features: Mapping[str, Any], attributes: Mapping[str, Any]) -> Score: ...
+    def score(
+        self, features: Mapping[str, Any], attributes: Mapping[str, Any], *, session: Session | None = None
+    ) -> Score: ...

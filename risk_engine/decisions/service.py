@@ -92,7 +92,7 @@ def decide_credit_limit(
         guarantor_exhausted=None,
         blacklist=blacklist,
     )
-    score = _score(scorer, vector.values, attributes)
+    score = _score(scorer, session, vector.values, attributes)
 
     guarantor = exposure.lock_guarantor(session, dealer.guarantor_id) if dealer.guarantor_id else None
     remaining_quota = ledger.lock_bank_quota(session, bank.id)
@@ -337,10 +337,12 @@ def _features(source: FeatureSource | None, session: Session, dealer_id: str, no
     return vector
 
 
-def _score(scorer: Scorer | None, features: Mapping[str, Any], attributes: Mapping[str, Any]) -> Score:
+def _score(
+    scorer: Scorer | None, session: Session, features: Mapping[str, Any], attributes: Mapping[str, Any]
+) -> Score:
     if scorer is None:
         raise ModelUnavailable("no champion model is available to score", code="model_unavailable")
-    score = scorer.score(features, attributes)
+    score = scorer.score(features, attributes, session=session)
     if not 0.0 <= score.pd <= 1.0:
         raise ValueError(f"the scorer returned a PD outside [0, 1]: {score.pd}")
     return score

@@ -103,6 +103,11 @@ def test_the_scorer_reads_the_registry_while_a_decision_holds_the_write_lock(db,
     with db.unit_of_work() as s:  # a decision's transaction, already writing
         audit.record(s, actor="test", action="decision.started", subject_type="x", subject_id="1")
         assert scorer.score({}, {}).model_version == "pd-test-1"
+        assert scorer.score({}, {}, session=s).model_version == "pd-test-1"  # in the decision's own
+    with db.unit_of_work() as s:
+        registry.register(s, trained[1], tmp_path, actor="admin:test", status="champion")
+    with db.unit_of_work() as s:  # the promotion holds at once, read either way
+        assert scorer.score({}, {}, session=s).model_version == scorer.score({}, {}).model_version == "pd-test-2"
 
 
 def test_monitoring_reports_psi_of_recent_decisions_against_training(db, tmp_path, trained, platform):
