@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,8 +30,10 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    insert,
 )
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 
 T = TypeVar("T")
 
@@ -246,6 +249,24 @@ def transaction_scoped(session: Session, name: str, factory: Callable[[], T]) ->
         held = (transaction, factory())
         session.info[name] = held
     return held[1]
+
+
+def insert_new(session: Session, obj: Any) -> None:
+    """Insert a new mapped object with its table's Core INSERT and keep it in the session as the persistent
+    row it now is (``make_transient_to_detached`` + ``add``): for one object on a hot path the unit of
+    work's INSERT costs about three times as much. Columns left unset get their defaults in the statement
+    and are read back if touched."""
+    statement, columns = _insert_plan(type(obj))
+    values = obj.__dict__
+    session.execute(statement, {column: values[attribute] for attribute, column in columns if attribute in values})
+    make_transient_to_detached(obj)
+    session.add(obj)
+
+
+@cache
+def _insert_plan(cls: type) -> tuple[Any, tuple[tuple[str, str], ...]]:
+    mapper = sa_inspect(cls)
+    return insert(mapper.local_table), tuple((a.key, a.columns[0].key) for a in mapper.column_attrs)
 
 
 @contextmanager
