@@ -7,12 +7,15 @@ runs XGBoost predict on the same model — same load generator, same concurrency
 
 For each backend: a fresh database (a temporary SQLite file in WAL mode with ``synchronous=FULL`` — every
 commit fsynced — or a temporary PostgreSQL schema with the server's ``synchronous_commit``), migrated and
-seeded (one bank, ``--dealers`` dealers with consent, a platform key). Two uvicorn servers are started as
-child processes with the same worker count: the engine (``POST /v1/credit-limit-requests``: consent,
-locks, rules, XGBoost PD and TreeSHAP contributions, limit policy, decision record, ledger movement, audit
-entries, idempotency record, one commit) and a bare app (``POST /predict``: parse, ``booster.predict``,
-answer; ``inplace_predict``, the fastest way to predict one row). Both load the same model file and run
-XGBoost with one thread (``OMP_NUM_THREADS=1``: one row at a time, OpenMP threads only add cost). The load
+seeded (one bank, ``--dealers`` dealers with consent, a platform key). The model is the production one: a
+PD model trained (``scoring.training``) on a synthetic platform's trade history (``risk_engine.demo``) and
+registered as champion, and each bench dealer gets the catalog features of one synthetic dealer. Servers
+are started as child processes with the same worker count: the engine (``POST /v1/credit-limit-requests``:
+consent, locks, the registry's champion looked up and rated — encoder, XGBoost margin and exact TreeSHAP,
+calibration, master scale, reason codes — rules, limit policy, decision record, ledger movement, audit
+entries, idempotency record, one commit) and a bare app (``POST /predict``: parse the champion's encoded
+input row, ``booster.inplace_predict`` — the fastest way to predict one row — answer). Both run the same
+booster with one XGBoost thread (``OMP_NUM_THREADS=1``: one row at a time, OpenMP threads only add cost). The load
 generator is ``wrk`` (the Debian package) with ``--concurrency`` connections for ``--seconds``, or, without
 wrk, httpx with ``--concurrency`` clients in one event loop. Every decision request carries a fresh
 ``Idempotency-Key``.
@@ -63,7 +66,7 @@ def _booster():
     import xgboost as xgb
 
     booster = xgb.Booster()
-    booster.load_model(os.environ["BENCH_MODEL_FILE"])
+    booster.load_model(os.environ["BENCH_BOOSTER_FILE"])
     booster.set_param({"nthread": 1})
     return booster
 
@@ -89,21 +92,21 @@ def _sqlite_full_sync(database: Any) -> None:
 
 
 def decision_app():  # noqa: ANN201 - uvicorn factory
-    """The engine's app with the scorer and an in-memory feature source wired in."""
-    import hashlib
-
+    """The engine's app as ``risk-engine serve`` builds it (the registry's champion scores), with an
+    in-memory feature source wired in."""
     from api.app import create_app
     from risk_engine.settings import Settings
-    from tests.decision_support import DictFeatureSource, XgbScorer
+    from tests.decision_support import DictFeatureSource
 
-    model_file = Path(os.environ["BENCH_MODEL_FILE"])
-    settings = Settings(env="test", database_url=os.environ["BENCH_DB_URL"], keys_dir=Path(os.environ["BENCH_KEYS"]))
-    app = create_app(settings=settings, database=_database())
-    app.state.scorer = XgbScorer(
-        _booster(), version="bench-xgb", model_hash=hashlib.sha256(model_file.read_bytes()).hexdigest()
+    settings = Settings(
+        env="test",
+        database_url=os.environ["BENCH_DB_URL"],
+        keys_dir=Path(os.environ["BENCH_KEYS"]),
+        models_dir=Path(os.environ["BENCH_MODELS_DIR"]),
     )
-    source = DictFeatureSource()
-    for dealer_id, features in json.loads(os.environ["BENCH_FEATURES"]).items():
+    app = create_app(settings=settings, database=_database())
+    source = DictFeatureSource(default={})
+    for dealer_id, features in json.loads(Path(os.environ["BENCH_FEATURES_FILE"]).read_text()).items():
         source.set(dealer_id, **features)
     app.state.feature_source = source
     return app
@@ -123,19 +126,16 @@ def floor_app():  # noqa: ANN201 - uvicorn factory
 
 
 def predict_app():  # noqa: ANN201 - uvicorn factory
-    """A bare FastAPI endpoint: XGBoost predict on the same model, nothing else."""
+    """A bare FastAPI endpoint: XGBoost predict on the champion's booster, given its encoded input row."""
     import numpy as np
     from fastapi import FastAPI
-
-    from tests.decision_support import MODEL_FEATURES
 
     booster = _booster()
     app = FastAPI()
 
     @app.post("/predict")
     def predict(body: dict[str, Any]) -> dict[str, float]:
-        features = body["features"]
-        row = [[np.nan if features.get(n) is None else float(features[n]) for n in MODEL_FEATURES]]
+        row = [[np.nan if v is None else float(v) for v in body["row"]]]
         return {"pd": float(booster.inplace_predict(np.array(row, dtype=float))[0])}
 
     return app
@@ -150,12 +150,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _prepare_model(workdir: Path) -> Path:
-    from tests.decision_support import tiny_xgb_scorer
+def _train_champion(seed: int) -> tuple[Any, list[dict[str, float | None]]]:
+    """A PD model trained on a synthetic platform's history, and the catalog features of its dealers
+    (as of the end of that history) to hand to the bench's dealers."""
+    import math
 
-    path = workdir / "model.ubj"
-    tiny_xgb_scorer().booster.save_model(str(path))
-    return path
+    from risk_engine.demo.synthetic import generate_platform
+    from scoring.features import compute_features
+    from scoring.training import train_dealer_model
+
+    frames = generate_platform(n_dealers=600, months=24, seed=seed).trade_frames()
+    version = train_dealer_model(frames, version="bench-pd-1", seed=seed)
+    table = compute_features(frames, frames.observed_until)
+    rows = [
+        {name: None if value is None or math.isnan(value) else float(value) for name, value in row.items()}
+        for row in table.to_dict(orient="records")
+    ]
+    return version, rows
 
 
 def _prepare_database(backend: str, workdir: Path, pg_url: str) -> tuple[str, str | None]:
@@ -182,6 +193,11 @@ def _prepare_database(backend: str, workdir: Path, pg_url: str) -> tuple[str, st
     return pg_url, schema
 
 
+def _write_json(path: Path, value: Any) -> Path:
+    path.write_text(json.dumps(value), encoding="utf-8")
+    return path
+
+
 def _drop_schema(pg_url: str, schema: str) -> None:
     from sqlalchemy import create_engine, text
 
@@ -191,28 +207,25 @@ def _drop_schema(pg_url: str, schema: str) -> None:
     admin.dispose()
 
 
-def _seed(url: str, schema: str | None, n_dealers: int, seed: int) -> tuple[str, list[str], str, dict]:
+def _seed(
+    url: str, schema: str | None, n_dealers: int, champion: Any, catalog_rows: list[dict], models_dir: Path
+) -> tuple[str, list[str], str, dict]:
+    """One bank, ``n_dealers`` dealers with consent (the features of the synthetic dealers, in turn), a
+    platform key, and the champion registered in ``models_dir``."""
     from decimal import Decimal
 
     from risk_engine.db import Database
+    from scoring import registry
     from tests.factories import make_api_key, make_bank, make_dealer
 
     db = Database(url, connect_args={"options": f"-csearch_path={schema}"}) if schema else Database(url)
     bank = make_bank(db, quota=Decimal("1000000000000.00"), max_line_amount=Decimal("100000000.00"))
     dealers = [make_dealer(db).id for _ in range(n_dealers)]
     key = make_api_key(db, "platform")
+    with db.unit_of_work() as session:
+        registry.register(session, champion, models_dir, actor="admin:bench", status="champion")
     db.dispose()
-    rng = random.Random(seed)
-    features = {}  # a realistic mix: mostly sound dealers, some in arrears (refer) and some declined
-    for dealer_id in dealers:
-        roll = rng.random()
-        dpd = 0 if roll < 0.8 else (rng.randint(1, 30) if roll < 0.95 else rng.randint(31, 90))
-        features[dealer_id] = {
-            "current_days_past_due": dpd,
-            "purchase_amount_12m": float(rng.randint(600_000, 12_000_000)),
-            "purchase_amount_3m": float(rng.randint(150_000, 3_000_000)),
-            "tenure_months": rng.randint(12, 96),
-        }
+    features = {dealer_id: catalog_rows[i % len(catalog_rows)] for i, dealer_id in enumerate(dealers)}
     return bank.id, dealers, key, features
 
 
@@ -384,25 +397,32 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
-    from tests.decision_support import GOOD_DEALER
-
+def run_backend(backend: str, args: argparse.Namespace, trained: tuple[Any, list[dict]]) -> dict[str, Any]:
+    champion, catalog_rows = trained
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-decisions-{backend}-"))
-    model_file = _prepare_model(workdir)
+    booster_file = workdir / "champion.ubj"
+    champion.model.booster_.save_model(str(booster_file))
     url, schema = _prepare_database(backend, workdir, args.pg_url)
     try:
-        bank_id, dealers, key, features = _seed(url, schema, args.dealers, args.seed)
+        bank_id, dealers, key, features = _seed(
+            url, schema, args.dealers, champion, catalog_rows, workdir / "models"
+        )
+        encoder = champion.model.encoder_
         env = {
-            "BENCH_MODEL_FILE": str(model_file),
+            "BENCH_BOOSTER_FILE": str(booster_file),
+            "BENCH_MODELS_DIR": str(workdir / "models"),
             "BENCH_DB_URL": url,
             "BENCH_KEYS": str(workdir / "keys"),
-            "BENCH_FEATURES": json.dumps(features),
+            "BENCH_FEATURES_FILE": str(_write_json(workdir / "features.json", features)),
             "BENCH_PG_SCHEMA": schema or "",
             "RISK_LOG_LEVEL": "WARNING",
             "OMP_NUM_THREADS": "1",
         }
         decision_bodies = [{"dealer_id": d, "bank_id": bank_id} for d in dealers]
-        predict_bodies = [{"features": GOOD_DEALER | features[d]} for d in dealers]
+        predict_bodies = [  # the champion's own input row for each dealer, NaN as null
+            {"row": [None if v != v else float(v) for v in encoder.transform_record(features[d]).ravel()]}
+            for d in dealers
+        ]
         endpoints = {
             "predict": ("predict_app", "/predict", {}, predict_bodies, False),
             "floor": (
@@ -490,11 +510,12 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = []
+    trained = _train_champion(args.seed)
     for backend in args.backends.split(","):
         if backend == "postgresql" and not _pg_reachable(args.pg_url):
             print(f"postgresql: skipped, {args.pg_url} not reachable", file=sys.stderr)
             continue
-        results = run_backend(backend, args)
+        results = run_backend(backend, args, trained)
         rows.append((backend, results))
         print(json.dumps({"backend": backend, **results}), file=sys.stderr)
 
