@@ -58,7 +58,7 @@ GOOD_DEALER: dict[str, Any] = {
     "tenure_months": 36,
     "purchase_amount_3m": 900_000.0,
     "purchase_amount_12m": 3_600_000.0,
-    "purchase_trend_3m": 0.05,
+    "purchase_trend_3m": 5.0,
     "return_rate_6m": 0.02,
     "supplier_hhi_12m": 0.3,
     "prior_loan_max_days_late": 0,

@@ -15,8 +15,8 @@ tenure_months               number  months since the dealer's first order on the
 business_age_months         number  months since the business was registered
 licence_days_remaining      number  days until the business licence expires (negative: expired)
 purchase_amount_3m          number  purchases over the last 3 months, CNY
-purchase_trend_3m           number  (last 3 months − previous 3 months) / previous 3 months;
-                                    −0.5 means purchases halved
+purchase_trend_3m           number  percent change of the last 3 months' purchases on the previous
+                                    3 months (``scoring.catalog``): −50 means purchases halved
 return_rate_6m              number  returned / purchased amount over 6 months, 0..1
 supplier_hhi_12m            number  Herfindahl index of purchase shares across suppliers, 0..1
 =========================== ======= ===============================================================
@@ -55,7 +55,7 @@ CONTEXT_NAMES: dict[str, tuple[str, str]] = {
     "business_age_months": ("number", "months since the business was registered"),
     "licence_days_remaining": ("number", "days until the business licence expires (negative: expired)"),
     "purchase_amount_3m": ("number", "purchases over the last 3 months, CNY"),
-    "purchase_trend_3m": ("number", "(last 3 months - previous 3 months) / previous 3 months"),
+    "purchase_trend_3m": ("number", "percent change of the last 3 months' purchases on the previous 3; -50: halved"),
     "return_rate_6m": ("number", "returned / purchased amount over 6 months"),
     "supplier_hhi_12m": ("number", "Herfindahl index of purchase shares across suppliers"),
     "consent_scoring": ("boolean", "the dealer consented to credit scoring"),

@@ -23,7 +23,7 @@ CLEAN = {
     "business_age_months": 72,
     "licence_days_remaining": 900,
     "purchase_amount_3m": Decimal("450000.00"),
-    "purchase_trend_3m": 0.04,
+    "purchase_trend_3m": 4.0,
     "return_rate_6m": 0.02,
     "supplier_hhi_12m": 0.25,
     "consent_scoring": True,
@@ -51,14 +51,14 @@ CASES = {
     "KO_DUPLICATE_FINANCING": ({"duplicate_financing_flag": True}, "decline", set()),
     "REF_DPD_1_30": ({"dpd_current": 12}, "refer", set()),
     "REF_DPD_HISTORY": ({"dpd_max_12m": 45}, "refer", set()),
-    "REF_PURCHASES_FALLING": ({"purchase_trend_3m": -0.55}, "refer", set()),
+    "REF_PURCHASES_FALLING": ({"purchase_trend_3m": -55.0}, "refer", set()),
     "REF_NO_RECENT_PURCHASES": ({"purchase_amount_3m": 0, "requested_amount": None}, "refer", set()),
     "REF_SHORT_TENURE": ({"tenure_months": 4}, "refer", {"OV_NEW_DEALER_CAP"}),
     "REF_LICENCE_UNKNOWN": ({"licence_days_remaining": None}, "refer", set()),
     "REF_REQUEST_ABOVE_PURCHASES": ({"requested_amount": Decimal("600000.01")}, "refer", set()),
     "REF_OPEN_ALERTS": ({"open_alert_count": 2}, "refer", set()),
     "OV_HIGH_RETURN_RATE": ({"return_rate_6m": 0.2}, "approve", set()),
-    "OV_PURCHASES_SOFTENING": ({"purchase_trend_3m": -0.35}, "approve", set()),
+    "OV_PURCHASES_SOFTENING": ({"purchase_trend_3m": -35.0}, "approve", set()),
     "OV_SUPPLIER_CONCENTRATION": ({"supplier_hhi_12m": 0.75}, "approve", set()),
     "OV_NEW_DEALER_CAP": ({"tenure_months": 9}, "approve", set()),
 }
@@ -122,6 +122,30 @@ def test_days_past_due_bands_decide(default_rules, dpd, decision):
     assert evaluate(default_rules, {**CLEAN, "dpd_current": dpd}).decision == decision
 
 
+@pytest.mark.parametrize(
+    ("trend", "fired"),
+    [(-10.0, set()), (-30.0, set()), (-30.01, {"OV_PURCHASES_SOFTENING"}), (-50.0, {"OV_PURCHASES_SOFTENING"}),
+     (-50.01, {"REF_PURCHASES_FALLING"}), (-100.0, {"REF_PURCHASES_FALLING"})],
+)
+def test_purchase_trend_bands_are_in_the_catalogs_percent(default_rules, trend, fired):
+    """``purchase_trend_3m`` is a percent change (``scoring.catalog``, as ``scoring.features`` computes it):
+    a 10 % dip passes, a fall of 30–50 % notches the grade, more than 50 % is referred."""
+    assert set(evaluate(default_rules, {**CLEAN, "purchase_trend_3m": trend}).fired_codes) == fired
+
+
+def test_thresholds_on_percent_features_are_percents_not_fractions(default_rules):
+    """A threshold below 1 in magnitude on a percent-change feature is a fraction written by mistake."""
+    import re
+
+    from scoring.catalog import CATALOG
+
+    percent = {name for name, spec in CATALOG.items() if spec.unit == "percent_change"}
+    for rule in default_rules.rules:
+        for name, number in re.findall(r"([a-z_0-9]+)\s*[<>=!]=?\s*(-?[0-9.]+)", rule.condition.text):
+            if name in percent:
+                assert float(number) == 0 or abs(float(number)) >= 1, (rule.code, rule.condition.text)
+
+
 def test_default_overlays_carry_their_actions(default_rules):
     outcome = evaluate(
         default_rules,
@@ -130,7 +154,7 @@ def test_default_overlays_carry_their_actions(default_rules):
             "return_rate_6m": 0.3,
             "supplier_hhi_12m": 0.9,
             "tenure_months": 8,
-            "purchase_trend_3m": -0.4,
+            "purchase_trend_3m": -40.0,
         },
     )
     assert outcome.notches == 2
