@@ -7,9 +7,11 @@ is derived here, once, so rules and models read the same figures:
 ======================== ==================================================================
 rule name                derived from
 ======================== ==================================================================
-dpd_current              ``current_days_past_due``
+dpd_current              the worse of ``current_days_past_due`` (oldest unpaid trade payment) and
+                         ``loan_days_past_due`` (worst outstanding order loan, an attribute)
 dpd_max_12m              ``max_payment_delay_days_12m``
-prior_default            ``prior_loan_max_days_late`` ≥ 90 (Basel default definition)
+prior_default            ``prior_loan_max_days_late`` ≥ 90 (Basel default definition); false when
+                         ``prior_loan_count`` is known and no loan has fallen due
 licence_days_remaining   the dealer's licence expiry (a long-term licence: ``LONG_TERM_LICENCE_DAYS``)
 business_age_months      the dealer's registration date (when the features do not carry it)
 ======================== ==================================================================
@@ -71,11 +73,15 @@ def build_context(features: Mapping[str, Any], attributes: Mapping[str, Any]) ->
         if context.get(name) is None and value is not None:
             context[name] = value
 
-    derive("dpd_current", context.get("current_days_past_due"))
+    context.update({name: plain_value(value) for name, value in attributes.items()})
+    # days past due today: the worse of the dealer's oldest unpaid trade payment and its order loans
+    trade, loans = context.get("current_days_past_due"), context.get("loan_days_past_due")
+    derive("dpd_current", max((v for v in (trade, loans) if v is not None), default=None))
     derive("dpd_max_12m", context.get("max_payment_delay_days_12m"))
     late = context.get("prior_loan_max_days_late")
+    if late is None and context.get("prior_loan_count") is not None:
+        late = 0  # loan data supplied, but no order loan has fallen due: nothing was ever late
     derive("prior_default", None if late is None else late >= DEFAULT_DPD_DAYS)
-    context.update({name: plain_value(value) for name, value in attributes.items()})
     return context
 
 

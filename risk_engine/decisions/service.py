@@ -28,13 +28,15 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from compliance import audit, consent
 from compliance.audit import canonical_json
 from limits import exposure, ledger
 from limits.models import CreditLineRecord
+from loan_monitoring.models import Alert, OrderLoan
+from loan_monitoring.state import OUTSTANDING_STATES
 from risk_engine.db import insert_new, utcnow
 from risk_engine.decisions import context as rule_context
 from risk_engine.decisions import policy
@@ -101,7 +103,8 @@ def decide_credit_limit(
     support, capacity = exposure.guarantee_support(
         session, guarantor, dealer.id, line, committed_amount=request.guarantee_amount, today=now.date()
     )
-    attributes["guarantor_over_capacity"] = None if capacity is None else capacity.exhausted
+    # no guarantor, or an expired guarantee that backs nothing: no capacity to be over
+    attributes["guarantor_over_capacity"] = False if capacity is None else capacity.exhausted
     context = rule_context.build_context(vector.values, attributes)
     rule_outcome = rules_engine.evaluate(ruleset, context)
 
@@ -278,42 +281,70 @@ def dealer_attributes(
     """The attributes the engine itself knows about the dealer (they override the feature vector's).
     ``dealer``: a ``Dealer`` or a row with its ``id``, ``credit_code``, ``registered_on`` and
     ``licence_expires_on``.
-    ``blacklisted`` is only set when a blacklist is given; otherwise the feature source may supply it."""
+    ``blacklisted`` is only set when a blacklist is given; otherwise the feature source may supply it.
+
+    From the engine's own records, in one statement: related-party trade, the worst days past due of the
+    dealer's outstanding order loans (``loan_days_past_due``, which ``dpd_current`` takes when it is the
+    worse), the early-warning and fund-usage alerts still open (``open_alert_count``), and whether
+    fund-usage monitoring found an order or invoice of the dealer financed twice
+    (``duplicate_financing_flag``: an alert of that kind, open or resolved other than as a false positive).
+    """
     today = now.date()
     attributes: dict[str, Any] = (
         {}
         if blacklist is None
         else {"blacklisted": blacklist.match("credit_code", dealer.credit_code) is not None}
     )
+    known = session.execute(_ENGINE_FACTS, {"dealer_id": dealer.id, "now": now}).one()
     return attributes | {
         "consent_scoring": True,  # require_consent passed
         "kyb_verified": True,  # onboarding refuses a dealer that fails KYB screening
         "business_age_months": rule_context.months_between(dealer.registered_on, today),
         "licence_days_remaining": rule_context.licence_days_remaining(dealer.licence_expires_on, today),
-        "related_party_flag": _trades_with_related_supplier(session, dealer.id, now),
+        "related_party_flag": bool(known.related_trade),
+        "loan_days_past_due": known.loan_days_past_due or 0,
+        "open_alert_count": known.open_alerts,
+        "duplicate_financing_flag": bool(known.duplicate_financing),
         "guarantor_over_capacity": guarantor_exhausted,
         "requested_amount": requested_amount,
     }
 
 
-def _trades_with_related_supplier(session: Session, dealer_id: str, now: datetime) -> bool:
-    """The dealer buys from a supplier it is related to (shared owner, representative, address, account)."""
-    return bool(session.scalar(_RELATED_TRADE, {"dealer_id": dealer_id, "now": now}))
-
-
 _ORDERS, _LINKS = Order.__table__, RelatedPartyLink.__table__
-_RELATED_TRADE = select(  # Core columns: no ORM compilation on the decision's hot path
-    exists().where(
-        _LINKS.c.dealer_id == bindparam("dealer_id"),
-        _LINKS.c.recorded_at <= bindparam("now"),
+_LOANS, _ALERTS = OrderLoan.__table__, Alert.__table__
+_DEALER_ID, _NOW = bindparam("dealer_id"), bindparam("now")
+_ENGINE_FACTS = select(  # Core columns: no ORM compilation on the decision's hot path
+    # the dealer buys from a supplier it is related to (shared owner, representative, address, account)
+    exists()
+    .where(
+        _LINKS.c.dealer_id == _DEALER_ID,
+        _LINKS.c.recorded_at <= _NOW,
         exists().where(
             and_(
                 _ORDERS.c.dealer_id == _LINKS.c.dealer_id,
                 _ORDERS.c.supplier_id == _LINKS.c.supplier_id,
-                _ORDERS.c.placed_at <= bindparam("now"),
+                _ORDERS.c.placed_at <= _NOW,
             )
         ),
     )
+    .label("related_trade"),
+    select(func.max(_LOANS.c.days_past_due))
+    .where(_LOANS.c.dealer_id == _DEALER_ID, _LOANS.c.state.in_(sorted(s.value for s in OUTSTANDING_STATES)))
+    .scalar_subquery()
+    .label("loan_days_past_due"),
+    select(func.count())
+    .select_from(_ALERTS)
+    .where(_ALERTS.c.dealer_id == _DEALER_ID, _ALERTS.c.status == "open", _ALERTS.c.raised_at <= _NOW)
+    .scalar_subquery()
+    .label("open_alerts"),
+    exists()
+    .where(
+        _ALERTS.c.dealer_id == _DEALER_ID,
+        _ALERTS.c.kind == "duplicate_financing",
+        _ALERTS.c.raised_at <= _NOW,
+        or_(_ALERTS.c.resolution.is_(None), _ALERTS.c.resolution != "false_positive"),
+    )
+    .label("duplicate_financing"),
 )
 
 

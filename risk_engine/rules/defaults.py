@@ -9,7 +9,8 @@ Features (point in time, from the feature vector):
 =========================== ======= ===============================================================
 name                        type    meaning
 =========================== ======= ===============================================================
-dpd_current                 number  days past due today, worst open loan (0 when none overdue)
+dpd_current                 number  days past due today: the worse of the oldest unpaid trade payment
+                                    and the worst outstanding order loan (0 when none overdue)
 dpd_max_12m                 number  worst days past due over the last 12 months
 tenure_months               number  months since the dealer's first order on the platform
 business_age_months         number  months since the business was registered
@@ -31,8 +32,10 @@ related_party_flag          boolean circular trade among related parties flagged
 guarantor_over_capacity     boolean the guarantor has no regulatory headroom for this dealer
                                     (``limits.guarantees.guarantee_capacity`` headroom is 0)
 prior_default               boolean a previous loan reached 90+ days past due
-duplicate_financing_flag    boolean an order or invoice of the dealer was financed twice
-open_alert_count            number  unresolved early-warning alerts on the dealer
+loan_days_past_due          number  worst days past due of the dealer's outstanding order loans here
+duplicate_financing_flag    boolean fund-usage monitoring found an order or invoice of the dealer
+                                    financed twice (not resolved as a false positive)
+open_alert_count            number  early-warning and fund-usage alerts on the dealer still open
 requested_amount            number  the limit the dealer asked for, CNY
 =========================== ======= ===============================================================
 
@@ -49,7 +52,7 @@ from risk_engine.rules.model import RuleSet, ruleset_from_json
 
 # name -> (type, meaning)
 CONTEXT_NAMES: dict[str, tuple[str, str]] = {
-    "dpd_current": ("number", "days past due today, worst open loan"),
+    "dpd_current": ("number", "days past due today: worst of trade payments and order loans"),
     "dpd_max_12m": ("number", "worst days past due over the last 12 months"),
     "tenure_months": ("number", "months since the first order on the platform"),
     "business_age_months": ("number", "months since the business was registered"),
@@ -64,8 +67,9 @@ CONTEXT_NAMES: dict[str, tuple[str, str]] = {
     "related_party_flag": ("boolean", "circular trade among related parties flagged"),
     "guarantor_over_capacity": ("boolean", "the guarantor has no regulatory headroom for this dealer"),
     "prior_default": ("boolean", "a previous loan reached 90+ days past due"),
+    "loan_days_past_due": ("number", "worst days past due of the dealer's outstanding order loans"),
     "duplicate_financing_flag": ("boolean", "an order or invoice was financed twice"),
-    "open_alert_count": ("number", "unresolved early-warning alerts"),
+    "open_alert_count": ("number", "early-warning and fund-usage alerts still open"),
     "requested_amount": ("number", "the limit asked for, CNY"),
 }
 

@@ -397,6 +397,69 @@ def test_the_answer_to_a_request_is_the_view_of_the_stored_decision_and_hashes_t
         assert hashlib.sha256(canonical_json(document).encode()).hexdigest() == answer["decision_sha256"]
 
 
+
+# --------------------------------------------------------------------------- what the engine itself knows
+
+
+def _alert(db, dealer, kind, *, resolution=None, at=NOW - timedelta(days=3)):
+    from loan_monitoring import alerting
+    from loan_monitoring.alerts import Alert, Severity
+    from loan_monitoring.models import Alert as AlertRow
+
+    finding = Alert(kind, Severity.WARNING, f"dealer:{dealer.id}:test:{kind}", "中文", "english", {}, (),
+                    dealer_id=dealer.id)
+    with db.unit_of_work() as s:
+        alerting.raise_alerts(s, [finding], source="fund_usage", actor="test", auto_actions=(), now=at)
+    if resolution is not None:
+        with db.unit_of_work() as s:
+            row = s.scalars(select(AlertRow).where(AlertRow.dealer_id == dealer.id)).one()
+            alerting.resolve_alert(s, row.id, resolution=resolution, reason="checked", actor="officer:test")
+
+
+def test_an_order_loan_more_than_30_days_past_due_knocks_out_though_trade_payments_are_current(db, features):
+    from sqlalchemy import update
+
+    from loan_monitoring.models import OrderLoan
+    from tests.factories import make_supplier
+    from tests.loan_factories import make_approved_loan, make_order, open_line
+
+    bank, dealer = make_bank(db), make_dealer(db)
+    order = make_order(db, dealer, make_supplier(db), placed_at=NOW - timedelta(days=120))
+    loan_id = make_approved_loan(db, dealer, bank, order, open_line(db, dealer, bank))
+    with db.unit_of_work() as s:  # as the delinquency job leaves a loan 45 days overdue
+        s.execute(update(OrderLoan).where(OrderLoan.id == loan_id).values(state="overdue", days_past_due=45))
+    decision = decide(db, dealer, bank, features)  # current_days_past_due (trade payments) is 0
+    assert decision.outcome == "decline" and "KO_DPD_OVER_30" in json.loads(decision.reason_codes)
+    attributes = json.loads(decision.inputs)["attributes"]
+    assert attributes["loan_days_past_due"] == 45 and attributes["open_alert_count"] == 0
+
+
+def test_an_open_alert_refers_and_a_resolved_one_does_not(db, features):
+    bank, alerted, resolved = make_bank(db), make_dealer(db), make_dealer(db)
+    _alert(db, alerted, "purchase_volume_drop")
+    _alert(db, resolved, "purchase_volume_drop", resolution="remediated")
+    first = decide(db, alerted, bank, features)
+    assert first.outcome == "refer" and json.loads(first.reason_codes) == ["REF_OPEN_ALERTS"]
+    assert decide(db, resolved, bank, features).outcome == "approve"
+
+
+def test_duplicate_financing_found_by_monitoring_knocks_out_unless_it_was_a_false_positive(db, features):
+    bank, confirmed, cleared = make_bank(db), make_dealer(db), make_dealer(db)
+    _alert(db, confirmed, "duplicate_financing", resolution="confirmed")
+    _alert(db, cleared, "duplicate_financing", resolution="false_positive")
+    decision = decide(db, confirmed, bank, features)
+    assert decision.outcome == "decline" and "KO_DUPLICATE_FINANCING" in json.loads(decision.reason_codes)
+    assert decide(db, cleared, bank, features).outcome == "approve"
+
+
+def test_every_default_rule_is_judged_for_a_dealer_the_engine_knows(db, features):
+    """No default rule is left *unknown* for want of an input the engine holds: loans, alerts, guarantor,
+    prior loans. (The blacklist comes with the features here; in production from RISK_BLACKLIST_FILE.)"""
+    decision = decide(db, make_dealer(db), make_bank(db), features, requested_amount=D("100000.00"))
+    unknown = [r["code"] for r in json.loads(decision.rule_results)["results"] if r["status"] == "unknown"]
+    assert unknown == []
+
+
 # --------------------------------------------------------------------------- concurrency
 
 

@@ -34,6 +34,7 @@ CLEAN = {
     "prior_default": False,
     "duplicate_financing_flag": False,
     "open_alert_count": 0,
+    "loan_days_past_due": 0,
     "requested_amount": Decimal("300000.00"),
 }
 
