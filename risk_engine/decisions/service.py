@@ -284,8 +284,9 @@ def dealer_attributes(
     ``blacklisted`` is only set when a blacklist is given; otherwise the feature source may supply it.
 
     From the engine's own records, in one statement: related-party trade, the worst days past due of the
-    dealer's outstanding order loans (``loan_days_past_due``, which ``dpd_current`` takes when it is the
-    worse), the early-warning and fund-usage alerts still open (``open_alert_count``), and whether
+    dealer's outstanding order loans as the daily delinquency job last set it (``loan_days_past_due``,
+    which ``dpd_current`` takes when it is the worse), the alerts still open on the dealer — early
+    warning, fund usage, delinquency (``open_alert_count``) — and whether
     fund-usage monitoring found an order or invoice of the dealer financed twice
     (``duplicate_financing_flag``: an alert of that kind, open or resolved other than as a false positive).
     """

@@ -35,7 +35,8 @@ prior_default               boolean a previous loan reached 90+ days past due
 loan_days_past_due          number  worst days past due of the dealer's outstanding order loans here
 duplicate_financing_flag    boolean fund-usage monitoring found an order or invoice of the dealer
                                     financed twice (not resolved as a false positive)
-open_alert_count            number  early-warning and fund-usage alerts on the dealer still open
+open_alert_count            number  alerts on the dealer still open (early warning, fund usage,
+                                    delinquency)
 requested_amount            number  the limit the dealer asked for, CNY
 =========================== ======= ===============================================================
 
@@ -69,7 +70,7 @@ CONTEXT_NAMES: dict[str, tuple[str, str]] = {
     "prior_default": ("boolean", "a previous loan reached 90+ days past due"),
     "loan_days_past_due": ("number", "worst days past due of the dealer's outstanding order loans"),
     "duplicate_financing_flag": ("boolean", "an order or invoice was financed twice"),
-    "open_alert_count": ("number", "early-warning and fund-usage alerts still open"),
+    "open_alert_count": ("number", "alerts on the dealer still open (early warning, fund usage, delinquency)"),
     "requested_amount": ("number", "the limit asked for, CNY"),
 }
 
