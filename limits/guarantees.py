@@ -69,6 +69,26 @@ class GuaranteeCapacity:
     def exhausted(self) -> bool:
         return self.headroom <= 0
 
+    @property
+    def used_share(self) -> Decimal:
+        """How much of its capacity the guarantor has used, on the most used of its constraints for this
+        client: outstanding ÷ (outstanding + headroom) — the whole book for leverage, the client's balance
+        for the single-party cap, the group's for the related-group cap; 1 when it may guarantee the client
+        nothing at all (a controlling party, no net assets). Four places, rounded down."""
+        outstanding = {
+            "leverage": self.total_outstanding,
+            "single_party": self.client_outstanding,
+            "related_group": self.group_outstanding,
+        }
+        shares = []
+        for name, headroom in self.candidates.items():
+            used = outstanding.get(name)
+            if used is None:  # a constraint that allows nothing whatever is outstanding
+                return Decimal(1)
+            capacity = used + headroom
+            shares.append(Decimal(1) if capacity <= 0 else used / capacity)
+        return max(shares, default=Decimal(1)).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+
     def allows(self, amount: Decimal) -> bool:
         return amount <= self.headroom
 

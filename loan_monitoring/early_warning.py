@@ -8,7 +8,9 @@ dicts (``EarlyWarningPolicy.from_dict``), so thresholds and actions are configur
 Inputs are the dealer's row of ``scoring.catalog`` features (names below), plus three figures the
 catalog does not hold and the caller adds to the same mapping: ``loan_days_past_due`` (worst
 order loan, from the daily delinquency job), ``guarantee_days_remaining`` and
-``guarantor_capacity_used`` (from ``limits``; absent when the dealer has no guarantee).
+``guarantor_capacity_used`` (``limits.guarantees.GuaranteeCapacity.used_share`` of the dealer's guarantor,
+0..1; absent when the dealer has no guarantor or its guarantee has expired): ``loan_monitoring.jobs.
+engine_features``.
 
 Default policy (DOMAIN.md; thresholds are policy, not law):
 

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
-from limits import ledger
+from limits import exposure, ledger
 from limits.models import CreditLineRecord
 from loan_monitoring import alerting, service
 from loan_monitoring.dates import business_date
@@ -168,7 +168,8 @@ def ews_policy(settings: Settings) -> EarlyWarningPolicy:
 
 
 def engine_features(session: Session, dealer: Dealer, today: date) -> dict[str, Any]:
-    """What the engine itself knows: the worst loan's DPD, the licence and the guarantee expiry."""
+    """What the engine itself knows: the worst loan's DPD, the licence and the guarantee expiry, and how
+    much of its regulatory capacity the dealer's guarantor has used (while its guarantee runs)."""
     worst = session.scalar(
         select(func.max(OrderLoan.days_past_due)).where(
             OrderLoan.dealer_id == dealer.id, OrderLoan.state.in_(_OUTSTANDING)
@@ -179,10 +180,13 @@ def engine_features(session: Session, dealer: Dealer, today: date) -> dict[str, 
         features["licence_months_remaining"] = (
             Decimal((dealer.licence_expires_on - today).days) / Decimal("30.4375")
         ).quantize(Decimal("0.01"))
-    if dealer.guarantor_id is not None:
-        guarantor = session.get(Guarantor, dealer.guarantor_id)
-        if guarantor is not None and guarantor.guarantee_expires_on is not None:
-            features["guarantee_days_remaining"] = (guarantor.guarantee_expires_on - today).days
+    guarantor = None if dealer.guarantor_id is None else session.get(Guarantor, dealer.guarantor_id)
+    if guarantor is not None:
+        expires_on = guarantor.guarantee_expires_on
+        if expires_on is not None:
+            features["guarantee_days_remaining"] = (expires_on - today).days
+        if expires_on is None or expires_on >= today:  # an expired guarantee uses no capacity
+            features["guarantor_capacity_used"] = exposure.capacity_for(session, guarantor, dealer.id).used_share
     return features
 
 

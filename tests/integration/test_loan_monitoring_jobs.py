@@ -241,3 +241,28 @@ def test_freezing_is_left_to_people_when_it_is_not_an_automatic_action(db, world
     )
     assert result["new"] == 1 and result["lines_frozen"] == 0
     assert line_figures(db, world.line_id)["status"] == "active"
+
+
+def test_a_guarantor_at_its_capacity_warns_then_freezes_the_lines_it_backs(db, client):
+    """Guarantor with 1m net assets: one client may have 100,000 guaranteed (10 %). A 150,000 line at
+    coverage 0.60 is 90,000 guaranteed (0.90: warning); at 200,000 it is 120,000 (over: critical, freeze)."""
+    from tests.factories import make_bank, make_dealer, make_guarantor
+    from tests.loan_factories import open_line
+
+    guarantor = make_guarantor(db, net_assets=Decimal("1000000.00"), coverage_ratio=Decimal("0.60"))
+    bank = make_bank(db)
+    dealer = make_dealer(db, keys=client.app.state.keys, guarantor_id=guarantor.id)
+    line_id = open_line(db, dealer, bank, "150000.00")
+    result = jobs.daily_early_warning(db, as_of=datetime.now(UTC), settings=SETTINGS)
+    assert result["lines_frozen"] == 0
+    with db.session() as s:
+        [alert] = s.scalars(select(Alert).where(Alert.kind == "guarantor_capacity_exhausted")).all()
+        assert (alert.severity, alert.evidence["metric"]) == ("warning", "0.9000")
+
+    from limits import ledger
+
+    with db.unit_of_work() as s:
+        ledger.adjust_limit(s, line_id, Decimal("200000.00"), cause=ledger.Cause("test", "t"), actor="test")
+    result = jobs.daily_early_warning(db, as_of=datetime.now(UTC), settings=SETTINGS)
+    assert result["escalated"] == 1 and result["lines_frozen"] == 1
+    assert line_figures(db, line_id)["status"] == "frozen"

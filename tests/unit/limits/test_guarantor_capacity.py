@@ -142,3 +142,22 @@ def test_granting_the_whole_headroom_keeps_every_ratio(net_assets, small_micro, 
         assert sum(book.values()) <= net_assets * multiple
         assert book["dealer"] <= net_assets * D("0.10")
         assert book["dealer"] + sum(related) <= net_assets * D("0.15")
+
+
+@pytest.mark.parametrize(
+    ("book", "share"),
+    [
+        ({}, D("0")),  # nothing guaranteed yet
+        ({"dealer": D("500000.00")}, D("0.5")),  # half of the client's 1m single-party cap
+        ({"dealer": D("100000.00"), "others": D("94900000.00")}, D("0.95")),  # 95m of the 100m leverage cap
+        ({"dealer": D("1200000.00")}, D("1")),  # the single-party cap already exceeded: 1, not more
+    ],
+)
+def test_the_used_share_is_that_of_the_most_used_constraint(book, share):
+    """The early-warning signal ``guarantor_capacity_exhausted`` reads this (≥ 0.90 warns, 1 freezes)."""
+    assert guarantee_capacity(guarantor(), book, "dealer").used_share == share
+
+
+def test_a_guarantor_that_may_guarantee_the_client_nothing_has_used_all_of_it():
+    controlled = guarantee_capacity(guarantor(controlling_parties=frozenset({"owner-co"})), {}, "owner-co")
+    assert controlled.used_share == guarantee_capacity(guarantor(D("-5.00")), {}, "dealer").used_share == 1
