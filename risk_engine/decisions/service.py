@@ -28,13 +28,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy import String, and_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from compliance import audit, consent
 from compliance.audit import canonical_json
 from limits import exposure, ledger
 from limits.models import CreditLineRecord
+from loan_monitoring.alerts import Action as AlertAction
 from loan_monitoring.models import Alert, OrderLoan
 from loan_monitoring.state import OUTSTANDING_STATES
 from risk_engine.db import insert_new, utcnow
@@ -283,12 +284,13 @@ def dealer_attributes(
     ``licence_expires_on``.
     ``blacklisted`` is only set when a blacklist is given; otherwise the feature source may supply it.
 
-    From the engine's own records, in one statement: related-party trade, the worst days past due of the
+    From the engine's own records, in one statement: related-party trade; the worst days past due of the
     dealer's outstanding order loans as the daily delinquency job last set it (``loan_days_past_due``,
-    which ``dpd_current`` takes when it is the worse), the alerts still open on the dealer — early
-    warning, fund usage, delinquency (``open_alert_count``) — and whether
-    fund-usage monitoring found an order or invoice of the dealer financed twice
-    (``duplicate_financing_flag``: an alert of that kind, open or resolved other than as a false positive).
+    which ``dpd_current`` takes when it is the worse); the alerts still open on the dealer — early
+    warning, fund usage, delinquency (``open_alert_count``) — and those of them that ask for a grade
+    notch at the next limit review (``alert_grade_notches``); and whether fund-usage monitoring found an
+    order or invoice of the dealer financed twice (``duplicate_financing_flag``: an alert of that kind,
+    open or resolved other than as a false positive).
     """
     today = now.date()
     attributes: dict[str, Any] = (
@@ -305,6 +307,7 @@ def dealer_attributes(
         "related_party_flag": bool(known.related_trade),
         "loan_days_past_due": known.loan_days_past_due or 0,
         "open_alert_count": known.open_alerts,
+        "alert_grade_notches": known.alert_grade_notches,
         "duplicate_financing_flag": bool(known.duplicate_financing),
         "guarantor_over_capacity": guarantor_exhausted,
         "requested_amount": requested_amount,
@@ -338,6 +341,16 @@ _ENGINE_FACTS = select(  # Core columns: no ORM compilation on the decision's ho
     .where(_ALERTS.c.dealer_id == _DEALER_ID, _ALERTS.c.status == "open", _ALERTS.c.raised_at <= _NOW)
     .scalar_subquery()
     .label("open_alerts"),
+    select(func.count())  # of those, the ones whose actions (a JSON list) ask for a grade notch
+    .select_from(_ALERTS)
+    .where(
+        _ALERTS.c.dealer_id == _DEALER_ID,
+        _ALERTS.c.status == "open",
+        _ALERTS.c.raised_at <= _NOW,
+        cast(_ALERTS.c.actions, String).contains(f'"{AlertAction.NOTCH_GRADE.value}"'),
+    )
+    .scalar_subquery()
+    .label("alert_grade_notches"),
     exists()
     .where(
         _ALERTS.c.dealer_id == _DEALER_ID,

@@ -236,7 +236,7 @@ def test_the_decision_keeps_inputs_versions_rule_results_and_a_faithful_explanat
     assert decision.model_version == "test-tiny-xgb-1" and len(decision.model_hash) == 64
     assert decision.ruleset_version == 1 and len(decision.ruleset_digest) == 64
     results = json.loads(decision.rule_results)["results"]
-    assert len(results) == 22 and all(r["status"] in ("fired", "not_fired", "unknown") for r in results)
+    assert len(results) == 23 and all(r["status"] in ("fired", "not_fired", "unknown") for r in results)
     model = json.loads(decision.explanation)["model"]
     assert sum(model["contributions"].values()) + model["base"] == pytest.approx(model["margin"], abs=1e-5)
     assert Decimal(model["pd"]) == decision.pd and 0 < decision.pd < 1
@@ -432,6 +432,25 @@ def test_an_order_loan_more_than_30_days_past_due_knocks_out_though_trade_paymen
     assert decision.outcome == "decline" and "KO_DPD_OVER_30" in json.loads(decision.reason_codes)
     attributes = json.loads(decision.inputs)["attributes"]
     assert attributes["loan_days_past_due"] == 45 and attributes["open_alert_count"] == 0
+
+
+def test_an_alert_asking_for_a_notch_notches_the_grade_at_the_next_review(db, features):
+    from loan_monitoring import alerting
+    from loan_monitoring.alerts import Action, Alert, Severity
+
+    bank, dealer = make_bank(db), make_dealer(db)
+    before = decide(db, dealer, bank, features)
+    finding = Alert("purchase_volume_drop", Severity.CRITICAL, f"dealer:{dealer.id}:ews:purchase_volume_drop",
+                    "中文", "english", {}, (Action.NOTCH_GRADE,), dealer_id=dealer.id)
+    with db.unit_of_work() as s:
+        alerting.raise_alerts(s, [finding], source="early_warning", actor="test", now=NOW - timedelta(days=1))
+    after = decide(db, dealer, bank, features)
+    codes = json.loads(after.reason_codes)
+    assert after.outcome == "refer" and codes == ["REF_OPEN_ALERTS"]
+    assert (after.model_grade, before.grade) == (before.model_grade, before.model_grade)
+    results = {r["code"]: r["status"] for r in json.loads(after.rule_results)["results"]}
+    assert results["OV_EARLY_WARNING_NOTCH"] == "fired" and after.grade != after.model_grade
+    assert json.loads(after.inputs)["attributes"]["alert_grade_notches"] == 1
 
 
 def test_an_open_alert_refers_and_a_resolved_one_does_not(db, features):

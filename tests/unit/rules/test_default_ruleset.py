@@ -34,6 +34,7 @@ CLEAN = {
     "prior_default": False,
     "duplicate_financing_flag": False,
     "open_alert_count": 0,
+    "alert_grade_notches": 0,
     "loan_days_past_due": 0,
     "requested_amount": Decimal("300000.00"),
 }
@@ -60,6 +61,7 @@ CASES = {
     "REF_OPEN_ALERTS": ({"open_alert_count": 2}, "refer", set()),
     "OV_HIGH_RETURN_RATE": ({"return_rate_6m": 0.2}, "approve", set()),
     "OV_PURCHASES_SOFTENING": ({"purchase_trend_3m": -35.0}, "approve", set()),
+    "OV_EARLY_WARNING_NOTCH": ({"alert_grade_notches": 1}, "approve", set()),
     "OV_SUPPLIER_CONCENTRATION": ({"supplier_hhi_12m": 0.75}, "approve", set()),
     "OV_NEW_DEALER_CAP": ({"tenure_months": 9}, "approve", set()),
 }
@@ -156,9 +158,10 @@ def test_default_overlays_carry_their_actions(default_rules):
             "supplier_hhi_12m": 0.9,
             "tenure_months": 8,
             "purchase_trend_3m": -40.0,
+            "alert_grade_notches": 2,
         },
     )
-    assert outcome.notches == 2
+    assert outcome.notches == 3
     assert outcome.limit_fraction == Decimal("0.5")
     assert outcome.limit_cap == Decimal("200000.00")
     assert {r.code for r in default_rules.rules if r.kind is RuleKind.OVERLAY} == set(outcome.overlay_codes)
