@@ -286,11 +286,11 @@ def dealer_attributes(
 
     From the engine's own records, in one statement: related-party trade; the worst days past due of the
     dealer's outstanding order loans as the daily delinquency job last set it (``loan_days_past_due``,
-    which ``dpd_current`` takes when it is the worse); the alerts still open on the dealer — early
-    warning, fund usage, delinquency (``open_alert_count``) — and those of them that ask for a grade
-    notch at the next limit review (``alert_grade_notches``); and whether fund-usage monitoring found an
-    order or invoice of the dealer financed twice (``duplicate_financing_flag``: an alert of that kind,
-    open or resolved other than as a false positive).
+    which ``dpd_current`` takes when it is the worse); the warning and critical alerts still open on the
+    dealer — early warning, fund usage, delinquency (``open_alert_count``) — and the open alerts that
+    ask for a grade notch at the next limit review (``alert_grade_notches``); and whether fund-usage
+    monitoring found an order or invoice of the dealer financed twice (``duplicate_financing_flag``: an
+    alert of that kind, open or resolved other than as a false positive).
     """
     today = now.date()
     attributes: dict[str, Any] = (
@@ -336,9 +336,14 @@ _ENGINE_FACTS = select(  # Core columns: no ORM compilation on the decision's ho
     .where(_LOANS.c.dealer_id == _DEALER_ID, _LOANS.c.state.in_(sorted(s.value for s in OUTSTANDING_STATES)))
     .scalar_subquery()
     .label("loan_days_past_due"),
-    select(func.count())
+    select(func.count())  # info-level findings (e.g. a concentrated supplier base) call for no action
     .select_from(_ALERTS)
-    .where(_ALERTS.c.dealer_id == _DEALER_ID, _ALERTS.c.status == "open", _ALERTS.c.raised_at <= _NOW)
+    .where(
+        _ALERTS.c.dealer_id == _DEALER_ID,
+        _ALERTS.c.status == "open",
+        _ALERTS.c.severity.in_(("warning", "critical")),
+        _ALERTS.c.raised_at <= _NOW,
+    )
     .scalar_subquery()
     .label("open_alerts"),
     select(func.count())  # of those, the ones whose actions (a JSON list) ask for a grade notch

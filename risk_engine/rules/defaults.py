@@ -35,8 +35,8 @@ prior_default               boolean a previous loan reached 90+ days past due
 loan_days_past_due          number  worst days past due of the dealer's outstanding order loans here
 duplicate_financing_flag    boolean fund-usage monitoring found an order or invoice of the dealer
                                     financed twice (not resolved as a false positive)
-open_alert_count            number  alerts on the dealer still open (early warning, fund usage,
-                                    delinquency)
+open_alert_count            number  warning and critical alerts on the dealer still open (early
+                                    warning, fund usage, delinquency); info-level ones do not count
 alert_grade_notches         number  of those, the alerts asking for the grade to be notched down at
                                     the next limit review (``notch_grade_at_next_review``)
 requested_amount            number  the limit the dealer asked for, CNY
@@ -72,7 +72,7 @@ CONTEXT_NAMES: dict[str, tuple[str, str]] = {
     "prior_default": ("boolean", "a previous loan reached 90+ days past due"),
     "loan_days_past_due": ("number", "worst days past due of the dealer's outstanding order loans"),
     "duplicate_financing_flag": ("boolean", "an order or invoice was financed twice"),
-    "open_alert_count": ("number", "alerts on the dealer still open (early warning, fund usage, delinquency)"),
+    "open_alert_count": ("number", "warning and critical alerts on the dealer still open"),
     "alert_grade_notches": ("number", "open alerts asking for a grade notch at the next limit review"),
     "requested_amount": ("number", "the limit asked for, CNY"),
 }

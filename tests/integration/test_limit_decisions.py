@@ -401,12 +401,12 @@ def test_the_answer_to_a_request_is_the_view_of_the_stored_decision_and_hashes_t
 # --------------------------------------------------------------------------- what the engine itself knows
 
 
-def _alert(db, dealer, kind, *, resolution=None, at=NOW - timedelta(days=3)):
+def _alert(db, dealer, kind, *, resolution=None, severity="warning", at=NOW - timedelta(days=3)):
     from loan_monitoring import alerting
     from loan_monitoring.alerts import Alert, Severity
     from loan_monitoring.models import Alert as AlertRow
 
-    finding = Alert(kind, Severity.WARNING, f"dealer:{dealer.id}:test:{kind}", "中文", "english", {}, (),
+    finding = Alert(kind, Severity(severity), f"dealer:{dealer.id}:test:{kind}", "中文", "english", {}, (),
                     dealer_id=dealer.id)
     with db.unit_of_work() as s:
         alerting.raise_alerts(s, [finding], source="fund_usage", actor="test", auto_actions=(), now=at)
@@ -453,13 +453,15 @@ def test_an_alert_asking_for_a_notch_notches_the_grade_at_the_next_review(db, fe
     assert json.loads(after.inputs)["attributes"]["alert_grade_notches"] == 1
 
 
-def test_an_open_alert_refers_and_a_resolved_one_does_not(db, features):
-    bank, alerted, resolved = make_bank(db), make_dealer(db), make_dealer(db)
+def test_an_open_alert_refers_and_a_resolved_or_info_level_one_does_not(db, features):
+    bank, alerted, resolved, informed = make_bank(db), make_dealer(db), make_dealer(db), make_dealer(db)
     _alert(db, alerted, "purchase_volume_drop")
     _alert(db, resolved, "purchase_volume_drop", resolution="remediated")
+    _alert(db, informed, "supplier_concentration", severity="info")
     first = decide(db, alerted, bank, features)
     assert first.outcome == "refer" and json.loads(first.reason_codes) == ["REF_OPEN_ALERTS"]
     assert decide(db, resolved, bank, features).outcome == "approve"
+    assert decide(db, informed, bank, features).outcome == "approve"
 
 
 def test_duplicate_financing_found_by_monitoring_knocks_out_unless_it_was_a_false_positive(db, features):
