@@ -46,7 +46,7 @@ from risk_engine.decisions.models import Decision, ReviewCase
 from risk_engine.decisions.ports import Clock, FeatureSource, FeatureVector, Score, Scorer
 from risk_engine.errors import InvalidInput, NotFound
 from risk_engine.ids import new_id
-from risk_engine.parties.models import Bank, Dealer
+from risk_engine.parties.models import Bank, Dealer, Supplier
 from risk_engine.rules import engine as rules_engine
 from risk_engine.rules import service as rules_service
 from risk_engine.trade.models import Order, RelatedPartyLink
@@ -315,20 +315,29 @@ def dealer_attributes(
 
 
 _ORDERS, _LINKS = Order.__table__, RelatedPartyLink.__table__
-_LOANS, _ALERTS = OrderLoan.__table__, Alert.__table__
+_LOANS, _ALERTS, _SUPPLIERS = OrderLoan.__table__, Alert.__table__, Supplier.__table__
 _DEALER_ID, _NOW = bindparam("dealer_id"), bindparam("now")
 _ENGINE_FACTS = select(  # Core columns: no ORM compilation on the decision's hot path
-    # the dealer buys from a supplier it is related to (shared owner, representative, address, account)
-    exists()
-    .where(
-        _LINKS.c.dealer_id == _DEALER_ID,
-        _LINKS.c.recorded_at <= _NOW,
+    # the dealer buys from a supplier it is related to (shared owner, representative, address, account),
+    # as the platform reported, or through a settlement account the engine holds for both
+    or_(
         exists().where(
-            and_(
-                _ORDERS.c.dealer_id == _LINKS.c.dealer_id,
-                _ORDERS.c.supplier_id == _LINKS.c.supplier_id,
-                _ORDERS.c.placed_at <= _NOW,
-            )
+            _LINKS.c.dealer_id == _DEALER_ID,
+            _LINKS.c.recorded_at <= _NOW,
+            exists().where(
+                and_(
+                    _ORDERS.c.dealer_id == _LINKS.c.dealer_id,
+                    _ORDERS.c.supplier_id == _LINKS.c.supplier_id,
+                    _ORDERS.c.placed_at <= _NOW,
+                )
+            ),
+        ),
+        exists().where(
+            _ORDERS.c.dealer_id == _DEALER_ID,
+            _ORDERS.c.placed_at <= _NOW,
+            _SUPPLIERS.c.id == _ORDERS.c.supplier_id,
+            _DEALERS.c.id == _DEALER_ID,
+            _SUPPLIERS.c.account_number_index == _DEALERS.c.account_number_index,
         ),
     )
     .label("related_trade"),

@@ -434,6 +434,22 @@ def test_an_order_loan_more_than_30_days_past_due_knocks_out_though_trade_paymen
     assert attributes["loan_days_past_due"] == 45 and attributes["open_alert_count"] == 0
 
 
+def test_buying_from_a_supplier_paid_into_the_dealers_own_account_is_circular_trade(db, features):
+    """No related-party link was reported, but the engine holds the same settlement account for both."""
+    from tests.factories import account_number, make_supplier
+    from tests.loan_factories import make_order
+
+    bank, account = make_bank(db), account_number()
+    insider, outsider = make_dealer(db, account_number=account), make_dealer(db)
+    supplier = make_supplier(db, account_number=account)
+    for dealer in (insider, outsider):
+        make_order(db, dealer, supplier, placed_at=NOW - timedelta(days=30))
+    decision = decide(db, insider, bank, features)
+    assert decision.outcome == "decline"
+    assert json.loads(decision.reason_codes) == ["KO_RELATED_PARTY_CIRCULAR_TRADE"]
+    assert decide(db, outsider, bank, features).outcome == "approve"
+
+
 def test_an_alert_asking_for_a_notch_notches_the_grade_at_the_next_review(db, features):
     from loan_monitoring import alerting
     from loan_monitoring.alerts import Action, Alert, Severity

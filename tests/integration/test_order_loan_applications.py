@@ -12,7 +12,7 @@ from loan_monitoring import jobs
 from loan_monitoring.dates import BEIJING
 from risk_engine.decisions.models import Decision, ReviewCase
 from risk_engine.settings import Settings
-from tests.factories import auth, make_api_key, make_bank, make_supplier
+from tests.factories import auth, make_api_key, make_bank, make_dealer, make_supplier
 from tests.loan_factories import (
     ingest,
     invoice_event,
@@ -179,6 +179,20 @@ def test_a_supplier_sharing_an_owner_with_the_dealer_is_declined(db, client, wor
     )
     body = decided(apply(client, platform, world), "decline")
     assert body["failed_checks"] == ["supplier_not_related_to_dealer"]
+
+
+def test_a_supplier_paid_into_the_dealers_own_account_is_declined_though_the_platform_never_said(
+    db, client, platform
+):
+    """The engine holds both settlement accounts (encrypted, with blind indexes): the same account at both
+    ends of the trade is a strong tie, reported or not."""
+    world = loan_world(db, client.app.state.keys)
+    insider = make_dealer(db, keys=client.app.state.keys, account_number=world.supplier_account)
+    open_line(db, insider, world.bank)
+    order = make_order(db, insider, world.supplier, placed_at=datetime.now(UTC) - timedelta(days=120))
+    body = decided(apply(client, platform, world, order=order, dealer_id=insider.id), "decline")
+    assert body["failed_checks"] == ["supplier_not_related_to_dealer"]
+    assert decided(apply(client, platform, world), "approve")  # the supplier's other buyer is not tied to it
 
 
 def test_a_weak_tie_is_referred_to_the_review_queue_and_the_officers_approval_reserves(
