@@ -143,6 +143,30 @@ def test_the_guarantors_regulatory_capacity_binds(db, features):
     assert again.outcome == "decline" and "KO_GUARANTOR_OVER_CAPACITY" in json.loads(again.reason_codes)
 
 
+def test_the_guarantors_related_group_cap_counts_dealers_sharing_a_legal_representative(db, features):
+    """10 % of 10M net assets per client, 15 % for a client with its related parties. A sister dealer (the
+    same legal representative) already has 1.2M guaranteed (a 2.4M line at 50 %): the group has 300k
+    left, so this dealer's line is 600k, bound by the related-group cap, not the single-client one."""
+    from tests.factories import id_number
+    from tests.loan_factories import open_line
+
+    guarantor = make_guarantor(db, net_assets=D("10000000.00"), coverage_ratio=D("0.50"))
+    rep = {"name": "同一法人", "id_number": id_number(), "phone": "13800138000"}
+    bank = make_bank(db, max_line_amount=D("5000000.00"), quota=D("100000000.00"))
+    sister = make_dealer(db, guarantor_id=guarantor.id, legal_representative=rep)
+    dealer = make_dealer(db, guarantor_id=guarantor.id, legal_representative=rep)
+    stranger = make_dealer(db, guarantor_id=guarantor.id)
+    open_line(db, sister, bank, "2400000.00")
+    features.set(dealer.id, purchase_amount_12m=60_000_000.0)
+    features.set(stranger.id, purchase_amount_12m=60_000_000.0)
+    decision = decide(db, dealer, bank, features)
+    capacity = json.loads(decision.inputs)["guarantor_capacity"]
+    assert capacity["binding"] == "related_group" and capacity["headroom"] == "300000.00"
+    assert (decision.binding_constraint, decision.limit) == ("guarantor_capacity", D("600000.00"))
+    other = json.loads(decide(db, stranger, bank, features).inputs)["guarantor_capacity"]
+    assert other["binding"] == "single_party" and other["headroom"] == "1000000.00"
+
+
 def test_an_overlay_cap_binds_a_dealer_new_to_the_platform(db, features):
     bank, dealer = make_bank(db), make_dealer(db)
     features.set(dealer.id, tenure_months=9)
