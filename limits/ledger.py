@@ -478,7 +478,7 @@ def _with(line: CreditLine, **changes: Any) -> CreditLine:
 
 def _movement_update(*where: ColumnElement[bool], **values: Any) -> Update:
     """The conditional ``UPDATE … WHERE id = :line_id AND <precondition> RETURNING`` of one kind of movement,
-    built once: its amounts are parameters (``:amount``, ``:limit``...), so each movement only binds them."""
+    built once: its amounts are parameters (``:amount``, ``:new_limit``...), so each movement only binds them."""
     return (
         update(LINE)
         .where(LINE.c.id == bindparam("line_id"), *where)
