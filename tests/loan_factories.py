@@ -202,3 +202,31 @@ def loan(db: Database, loan_id: str) -> OrderLoan:
         assert row is not None
         s.expunge(row)
         return row
+
+
+def disburse(
+    client: Any, bank_headers: dict[str, str], loan_id: str, *, amount: str, payee_account: str,
+    paid_at: datetime, reference: str = "D-1",
+) -> None:
+    """The bank reports its entrusted payment of ``amount`` to ``payee_account`` through the API."""
+    r = client.post(
+        f"/v1/order-loans/{loan_id}/disbursements",
+        headers=bank_headers,
+        json={"reference": reference, "amount": amount, "payee_account": payee_account,
+              "paid_at": paid_at.isoformat()},
+    )
+    assert r.status_code == 201, r.text
+
+
+def disbursed_loan(
+    db: Database, client: Any, world: LoanWorld, bank_headers: dict[str, str], *, amount: str = "80000.00",
+    tenor_days: int = 90, days_ago: int = 200,
+) -> str:
+    """An approved loan on ``world``'s order, paid to its supplier ``days_ago`` days ago."""
+    paid_at = datetime.now(UTC) - timedelta(days=days_ago)
+    loan_id = make_approved_loan(
+        db, world.dealer, world.bank, world.order, world.line_id, amount=amount, tenor_days=tenor_days,
+        applied_at=paid_at - timedelta(days=1),
+    )
+    disburse(client, bank_headers, loan_id, amount=amount, payee_account=world.supplier_account, paid_at=paid_at)
+    return loan_id

@@ -13,7 +13,15 @@ from loan_monitoring.models import Alert, OrderLoan
 from risk_engine.ids import new_id
 from risk_engine.settings import Settings
 from tests.factories import account_number, auth, make_api_key, make_bank
-from tests.loan_factories import ingest, invoice_event, line_figures, loan, loan_world, make_approved_loan
+from tests.loan_factories import (
+    disbursed_loan,
+    ingest,
+    invoice_event,
+    line_figures,
+    loan,
+    loan_world,
+    make_approved_loan,
+)
 
 SETTINGS = Settings(env="test")
 DAYS_AGO = 40
@@ -33,20 +41,7 @@ def bank(db, world):
 def disbursed(db, client, world, bank):
     """80,000 paid to the supplier 40 days ago, received by the supplier, goods delivered."""
     paid_at = datetime.now(UTC) - timedelta(days=DAYS_AGO)
-    loan_id = make_approved_loan(
-        db, world.dealer, world.bank, world.order, world.line_id, applied_at=paid_at - timedelta(days=1)
-    )
-    r = client.post(
-        f"/v1/order-loans/{loan_id}/disbursements",
-        headers=bank,
-        json={
-            "reference": "D-1",
-            "amount": "80000.00",
-            "payee_account": world.supplier_account,
-            "paid_at": paid_at.isoformat(),
-        },
-    )
-    assert r.status_code == 201, r.text
+    loan_id = disbursed_loan(db, client, world, bank, days_ago=DAYS_AGO)
     flow(
         client,
         bank,

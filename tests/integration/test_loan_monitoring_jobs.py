@@ -14,7 +14,7 @@ from loan_monitoring.dates import BEIJING
 from loan_monitoring.models import Alert, DelinquencySnapshot
 from risk_engine.settings import Settings
 from tests.factories import auth, make_api_key
-from tests.loan_factories import ingest, line_figures, loan, loan_world, make_approved_loan
+from tests.loan_factories import disbursed_loan, ingest, line_figures, loan, loan_world
 
 SETTINGS = Settings(env="test")
 
@@ -32,30 +32,7 @@ def world(db, client):
 @pytest.fixture
 def disbursed(db, client, world):
     """80,000 for 30 days, disbursed 200 days ago (Beijing dates)."""
-    paid_at = datetime.now(UTC) - timedelta(days=200)
-    loan_id = make_approved_loan(
-        db,
-        world.dealer,
-        world.bank,
-        world.order,
-        world.line_id,
-        amount="80000.00",
-        tenor_days=30,
-        applied_at=paid_at - timedelta(days=1),
-    )
-    bank = auth(make_api_key(db, "bank", world.bank))
-    r = client.post(
-        f"/v1/order-loans/{loan_id}/disbursements",
-        headers=bank,
-        json={
-            "reference": "D-1",
-            "amount": "80000.00",
-            "payee_account": world.supplier_account,
-            "paid_at": paid_at.isoformat(),
-        },
-    )
-    assert r.status_code == 201, r.text
-    return loan_id
+    return disbursed_loan(db, client, world, auth(make_api_key(db, "bank", world.bank)), tenor_days=30)
 
 
 def run_delinquency(db, day):

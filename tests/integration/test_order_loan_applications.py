@@ -14,6 +14,7 @@ from risk_engine.decisions.models import Decision, ReviewCase
 from risk_engine.settings import Settings
 from tests.factories import auth, make_api_key, make_bank, make_dealer, make_supplier
 from tests.loan_factories import (
+    disburse,
     ingest,
     invoice_event,
     line_figures,
@@ -258,18 +259,8 @@ def beijing(day, hour=0, minute=30):
 def test_one_loan_from_application_to_repayment(db, client, world, platform):
     bank = auth(make_api_key(db, "bank", world.bank))
     loan_id = decided(apply(client, platform, world, tenor_days=30), "approve")["loan_id"]
-    paid = datetime.now(UTC)
-    r = client.post(
-        f"/v1/order-loans/{loan_id}/disbursements",
-        headers=bank,
-        json={
-            "reference": "PAY-1",
-            "amount": "80000.00",
-            "payee_account": world.supplier_account,
-            "paid_at": paid.isoformat(),
-        },
-    )
-    assert r.status_code == 201, r.text
+    disburse(client, bank, loan_id, amount="80000.00", payee_account=world.supplier_account,
+             paid_at=datetime.now(UTC), reference="PAY-1")
     owed = client.get(f"/v1/order-loans/{loan_id}", headers=bank).json()["owed"]
     r = client.post(
         f"/v1/order-loans/{loan_id}/repayments",

@@ -18,7 +18,7 @@ from loan_monitoring.models import Alert, OrderLoan
 from loan_monitoring.portfolio import DelinquencyBucket, ExposureGroup, OpenAlertsOfKind
 from tests.factories import auth, factory_keys, make_api_key, make_bank, make_dealer, make_guarantor
 from tests.integration.test_loan_monitoring_jobs import run_delinquency
-from tests.loan_factories import loan, loan_world, make_approved_loan, make_order
+from tests.loan_factories import disbursed_loan, loan, loan_world, make_approved_loan, make_order
 
 D = Decimal
 CAUSE = ledger.Cause("test", "portfolio")
@@ -154,29 +154,8 @@ def test_outstanding_loans_are_summed_by_bucket_and_finished_ones_left_out(db):
 def disbursed(db, client):
     """80,000.01 for 30 days, disbursed 200 days ago through the bank's route."""
     world = loan_world(db, client.app.state.keys)
-    paid_at = datetime.now(UTC) - timedelta(days=200)
-    loan_id = make_approved_loan(
-        db,
-        world.dealer,
-        world.bank,
-        world.order,
-        world.line_id,
-        amount="80000.01",
-        tenor_days=30,
-        applied_at=paid_at - timedelta(days=1),
-    )
-    r = client.post(
-        f"/v1/order-loans/{loan_id}/disbursements",
-        headers=auth(make_api_key(db, "bank", world.bank)),
-        json={
-            "reference": "D-1",
-            "amount": "80000.01",
-            "payee_account": world.supplier_account,
-            "paid_at": paid_at.isoformat(),
-        },
-    )
-    assert r.status_code == 201, r.text
-    return loan_id
+    bank = auth(make_api_key(db, "bank", world.bank))
+    return disbursed_loan(db, client, world, bank, amount="80000.01", tenor_days=30)
 
 
 @pytest.mark.parametrize(
