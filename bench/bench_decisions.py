@@ -4,6 +4,7 @@ runs XGBoost predict on the same model — same load generator, same concurrency
     .venv/bin/python bench/bench_decisions.py                       # SQLite, and PostgreSQL if reachable
     .venv/bin/python bench/bench_decisions.py --requests 3000 --concurrency 16 --backends sqlite
     RISK_BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/bench_decisions.py
+    .venv/bin/python bench/bench_decisions.py --endpoints decision --profile /tmp/prof   # py-spy stacks
 
 For each backend: a fresh database (a temporary SQLite file in WAL mode with ``synchronous=FULL`` — every
 commit fsynced — or a temporary PostgreSQL schema with the server's ``synchronous_commit``), migrated and
@@ -24,7 +25,8 @@ A third server measures the floor under every decision: the same engine app with
 authenticates, checks the ``Idempotency-Key`` and commits the stored response (``floor_app``).
 
 The feature source is an in-memory dict (point-in-time feature computation is benchmarked by
-``bench/bench_features.py``). Prints throughput, p50 and p99 side by side; never asserts a timing.
+``bench/bench_features.py``). Prints throughput, p50, p99 and the server's CPU time per request side by
+side; never asserts a timing.
 """
 
 from __future__ import annotations
@@ -263,6 +265,21 @@ class _Server:
                 time.sleep(0.2)
         raise RuntimeError(f"{factory} server did not start")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) used so far by the server and its worker processes; None off Linux."""
+        ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        pending, total = [self.process.pid], 0.0
+        try:
+            while pending:
+                pid = pending.pop()
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            return None
+        return total
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -442,7 +459,10 @@ def run_backend(backend: str, args: argparse.Namespace, trained: tuple[Any, list
         }
         results = {}
         for name, (factory, path, headers, bodies, idempotent) in endpoints.items():
+            if name not in args.endpoints.split(","):
+                continue
             server = _Server(factory, env, args.workers)
+            profiler = None
             try:
                 if args.loader == "wrk":
                     load = functools.partial(
@@ -456,24 +476,55 @@ def run_backend(backend: str, args: argparse.Namespace, trained: tuple[Any, list
                         workdir=workdir,
                     )
                     load(seconds=args.warmup_seconds)
+                    if args.profile:
+                        profiler = _profile(server, Path(args.profile) / f"{backend}-{name}.txt", args.seconds)
+                    cpu = server.cpu_seconds()
                     results[name] = load(seconds=args.seconds)
+                    cpu = server.cpu_seconds() - cpu
                 else:
                     rng, sequence = random.Random(args.seed), iter(range(10**9))
 
                     def make(
                         n, path=path, headers=headers, bodies=bodies, idempotent=idempotent, rng=rng, seq=sequence
                     ):  # noqa: ANN001
-                        extra = {"Idempotency-Key": f"{workdir.name}-{next(seq)}"} if idempotent else {}
+                        # the floor and the decision share the database and the client: keys unique per endpoint
+                        key = f"{workdir.name}-{path}-{next(seq)}"
+                        extra = {"Idempotency-Key": key} if idempotent else {}
                         return path, rng.choice(bodies), headers | extra
 
                     asyncio.run(_load(server.url, make, args.warmup, args.concurrency))
+                    cpu = server.cpu_seconds()
                     results[name] = asyncio.run(_load(server.url, make, args.requests, args.concurrency))
+                    cpu = server.cpu_seconds() - cpu
+                if cpu is not None and results[name]["requests"]:
+                    results[name]["server_cpu_ms"] = round(1000 * cpu / results[name]["requests"], 2)
             finally:
+                if profiler is not None:
+                    profiler.wait()
                 server.stop()
         return results
     finally:
         if schema:
             _drop_schema(args.pg_url, schema)
+
+
+def _profile(server: _Server, out: Path, seconds: int) -> subprocess.Popen:
+    """py-spy (``pip install py-spy``) sampling the server and its workers during the measured run, only
+    the thread holding the GIL (where the Python time goes), as collapsed stacks: one line per stack,
+    its sample count last, for a flame graph or ``grep``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = ["py-spy", "record", "--pid", str(server.process.pid), "--subprocesses", "--gil"]
+    command += ["--format", "raw", "--rate", "250", "--duration", str(seconds), "--output", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _failures(statuses: dict[Any, Any]) -> int:
+    """Requests answered with anything but 2xx (wrk counts them as ``non_2xx``; httpx by status)."""
+    return sum(
+        int(count)
+        for status, count in statuses.items()
+        if status == "non_2xx" or (isinstance(status, int) and not 200 <= status < 300)
+    )
 
 
 def _pg_reachable(url: str) -> bool:
@@ -506,6 +557,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes, both servers")
     parser.add_argument("--dealers", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--endpoints", default="predict,floor,decision", help="which of the three to load")
+    parser.add_argument("--profile", metavar="DIR", help="also record each server with py-spy into DIR")
     parser.add_argument("--pg-url", default=os.environ.get("RISK_BENCH_PG_URL", DEFAULT_PG_URL))
     args = parser.parse_args()
 
@@ -524,7 +577,7 @@ def main() -> None:
         f"\n{load}, {args.concurrency} concurrent clients, {args.workers} uvicorn worker(s) per server, "
         f"{os.cpu_count()} CPUs, load average before the run {os.getloadavg()[0]:.1f}"
     )
-    header = f"{'backend':<11}{'endpoint':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}  statuses"
+    header = f"{'backend':<11}{'endpoint':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}  statuses"
     print(header)
     print("-" * len(header))
     for backend, results in rows:
@@ -533,9 +586,18 @@ def main() -> None:
             ("floor", "auth+idempotency+commit"),
             ("decision", "limit decision (full)"),
         ):
+            if name not in results:
+                continue
             r = results[name]
-            print(f"{backend:<11}{label:<26}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}  {r['statuses']}")
+            cpu = f"{r['server_cpu_ms']:.2f}" if "server_cpu_ms" in r else "-"
+            figures = f"{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{cpu:>12}"
+            print(f"{backend:<11}{label:<26}{figures}  {r['statuses']}")
+            failed = _failures(r["statuses"])
+            if failed:
+                print(f"{'':<11}^ {failed} requests failed: these figures do not measure the endpoint's work")
         for name, label in (("floor", "floor / predict"), ("decision", "decision / predict")):
+            if name not in results or "predict" not in results:
+                continue
             ratio = results[name]["rps"] / results["predict"]["rps"]
             print(f"{backend:<11}{label:<26}{100 * ratio:>8.1f}%")
 
