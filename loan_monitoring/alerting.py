@@ -325,20 +325,26 @@ def resolve_alert(
             field="alert_id",
             code="alert_already_resolved",
         )
-    unfrozen = []
-    if unfreeze_lines:
-        for line_id in frozen:
-            line = ledger.get_line(session, line_id)
-            if line.status == LineStatus.FROZEN.value:
-                ledger.unfreeze(
-                    session,
-                    line_id,
-                    cause=ledger.Cause("alert", row.id),
-                    actor=actor,
-                    reason=f"alert {resolution}: {reason.strip()}",
-                )
-                unfrozen.append(line_id)
     now = utcnow()
+    unfrozen, kept_frozen = [], {}
+    if unfreeze_lines:
+        for line_id in dict.fromkeys(frozen):
+            line = ledger.get_line(session, line_id)
+            if line.status != LineStatus.FROZEN.value:
+                continue
+            holder = _other_alert_freezing(session, row, line)
+            if holder is not None:
+                _hold_freeze(session, holder, row, line, actor, now)
+                kept_frozen[line_id] = holder.id
+                continue
+            ledger.unfreeze(
+                session,
+                line_id,
+                cause=ledger.Cause("alert", row.id),
+                actor=actor,
+                reason=f"alert {resolution}: {reason.strip()}",
+            )
+            unfrozen.append(line_id)
     row.status, row.resolved_at, row.resolved_by = "resolved", now, actor
     row.resolution, row.resolution_reason = resolution, reason.strip()
     if unfrozen:
@@ -357,11 +363,57 @@ def resolve_alert(
             "resolution": resolution,
             "reason": row.resolution_reason,
             "unfrozen_lines": unfrozen,
+            "kept_frozen": kept_frozen,
             "kind": row.kind,
             "dedup_key": row.dedup_key,
         },
     )
     return row
+
+
+def _other_alert_freezing(session: Session, resolving: Alert, line: CreditLineRecord) -> Alert | None:
+    """Another open alert calling for this line to be frozen (its bank's, or a dealer-level one), locked.
+
+    Its own freeze found the line frozen already, so nothing records it as that alert's freeze: thawing
+    the line now would leave its finding open with the line active, and deduplication would never
+    freeze it again."""
+    rows = session.scalars(
+        select(Alert)
+        .where(Alert.status == "open", Alert.dealer_id == line.dealer_id, Alert.id != resolving.id)
+        .order_by(Alert.raised_at, Alert.id)
+        .with_for_update()
+    )
+    return next(
+        (
+            r
+            for r in rows
+            if Action.FREEZE_LINE.value in r.actions and r.bank_id in (None, line.bank_id)
+        ),
+        None,
+    )
+
+
+def _hold_freeze(
+    session: Session, holder: Alert, resolved: Alert, line: CreditLineRecord, actor: str, now: datetime
+) -> None:
+    """The line stays frozen for ``holder``: its freeze from now on, thawed when it is resolved."""
+    held = {
+        "action": Action.FREEZE_LINE.value,
+        "line_id": line.id,
+        "bank_id": line.bank_id,
+        "held_from_alert": resolved.id,
+        "at": now.isoformat(),
+    }
+    holder.actions_taken = [*holder.actions_taken, held]
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="alert.freeze_held",
+        subject_type="alert",
+        subject_id=holder.id,
+        payload={"line_id": line.id, "held_from_alert": resolved.id, "dedup_key": holder.dedup_key},
+    )
 
 
 def pending_grade_notches(session: Session, dealer_id: str) -> list[Alert]:

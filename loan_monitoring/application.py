@@ -272,7 +272,9 @@ def _duplicate_checks(
     if key is None:
         checks.append(skipped("invoice_not_already_financed", D, "invoice_key", "尚无发票", "no invoice yet"))
         return checks
-    by_invoice = duplicate_financings(order_id=None, invoice_keys=(key,), **common)
+    # A loan on the order the invoice bills finances that invoice too (as fund-usage monitoring counts it).
+    billed_order = invoice.order_id if invoice is not None and invoice.order_id != application.order_id else None
+    by_invoice = duplicate_financings(order_id=billed_order, invoice_keys=(key,), **common)
     checks.append(
         failed(
             "invoice_not_already_financed",

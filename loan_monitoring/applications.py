@@ -46,6 +46,7 @@ from risk_engine.errors import Conflict, InvalidInput, NotFound
 from risk_engine.ids import new_id
 from risk_engine.parties.models import Bank, Dealer, Supplier
 from risk_engine.settings import Settings
+from risk_engine.trade.models import Invoice as TradeInvoice
 from risk_engine.trade.models import Order
 
 CONSENT_PURPOSE = "loan_monitoring"
@@ -141,7 +142,7 @@ def apply_for_order_loan(
         product,
         ledger.as_model(line) if line is not None else None,
         inputs.financings_of(
-            session, order_ids=[order.id] if order else [], invoice_keys=[key] if key else []
+            session, order_ids=_orders_financed(order.id if order else None, invoice), invoice_keys=[key] if key else []
         ),
         inputs.related_links(session, dealer.id, supplier.id if supplier else None),
         lpr_table(settings),
@@ -219,6 +220,15 @@ def apply_for_order_loan(
         decisions.open_review_case(session, decision, actor=actor, at=now)
     session.flush()
     return loan
+
+
+def _orders_financed(order_id: str | None, invoice: TradeInvoice | None) -> list[str]:
+    """The orders whose loans would finance this application's trade: its order, and the order its
+    invoice bills (a loan on that order finances the invoice, as fund-usage monitoring counts it)."""
+    ids = [order_id] if order_id is not None else []
+    if invoice is not None and invoice.order_id not in ids:
+        ids.append(invoice.order_id)
+    return ids
 
 
 def _record_decision(
@@ -315,7 +325,9 @@ def resolve_referral(
             f
             for f in inputs.financings_of(
                 session,
-                order_ids=[locked.order_id] if locked.order_id else [],
+                order_ids=_orders_financed(
+                    locked.order_id, session.get(TradeInvoice, locked.invoice_id) if locked.invoice_id else None
+                ),
                 invoice_keys=[locked.invoice_key] if locked.invoice_key else [],
                 exclude_loan_id=locked.id,
             )

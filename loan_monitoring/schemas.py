@@ -85,8 +85,9 @@ class RepaymentIn(RequestModel):
 
 class FundFlowIn(RequestModel):
     kind: Literal["supplier_receipt", "refund", "transfer"] = Field(
-        description="supplier_receipt: the supplier's account received loan funds; refund: money came back "
-        "to the loan because the trade unwound; transfer: money moved onwards from an account"
+        description="supplier_receipt: the supplier's account (`to_account`, required) received loan funds; "
+        "refund: money came back to the loan because the trade unwound; transfer: money moved onwards from "
+        "an account to another (`from_account` and `to_account` required)"
     )
     reference: Reference
     amount: PositiveMoney

@@ -120,9 +120,22 @@ def recall(
 ) -> OrderLoan:
     """The bank calls the whole loan due now (a disbursed or overdue loan)."""
     loan = _locked_visible(session, loan_id, bank_scope)
-    at = at or utcnow()
-    move(session, loan, LoanEvent.RECALL, actor=actor, at=at, details={"reason": reason})
-    loan.due_on = min(loan.due_on or business_date(at), business_date(at))
+    now = utcnow()
+    at = at or now
+    if at > now + CLOCK_SKEW:
+        raise InvalidInput("the recall is dated in the future", field="at", code="time_in_future")
+    first_paid = min((d.paid_at for d in inputs.disbursements_of(session, loan.id)), default=None)
+    if first_paid is not None and at < first_paid:
+        # The recall date becomes the due date: before the money went out it would charge penalty
+        # interest from the first day and make the loan past due at once.
+        raise InvalidInput(
+            f"the recall is dated before the first disbursement ({first_paid.isoformat()})",
+            field="at",
+            code="before_disbursement",
+        )
+    due_on = min(loan.due_on or business_date(at), business_date(at))
+    move(session, loan, LoanEvent.RECALL, actor=actor, at=at, details={"reason": reason, "due_on": due_on})
+    loan.due_on = due_on
     return loan
 
 
@@ -393,6 +406,9 @@ def delinquency_status(session: Session, loan: OrderLoan, as_of: Any) -> Any:
 # --------------------------------------------------------------------------- fund flows and monitoring
 
 
+_ACCOUNTS_REQUIRED = {"supplier_receipt": ("to_account",), "transfer": ("from_account", "to_account")}
+
+
 def report_fund_flow(
     session: Session,
     keys: KeyProvider,
@@ -417,6 +433,13 @@ def report_fund_flow(
         )
     if occurred_at > utcnow() + CLOCK_SKEW:
         raise InvalidInput("occurred_at is in the future", field="occurred_at", code="time_in_future")
+    # Monitoring matches a receipt by the account that received it and follows a transfer from one
+    # account to the next: without them the flow could only ever look like missing money.
+    for side, account in (("from_account", from_account), ("to_account", to_account)):
+        if not account and side in _ACCOUNTS_REQUIRED.get(kind, ()):
+            raise InvalidInput(
+                f"a {kind} needs its {side.replace('_', ' ')}", field=side, code="account_required"
+            )
     if session.scalar(
         select(FundFlow.id).where(FundFlow.loan_id == loan.id, FundFlow.bank_reference == reference)
     ):

@@ -135,3 +135,36 @@ def test_resolution_can_unfreeze_the_line_the_alert_froze(db, client, officer):
     assert line_figures(db, line_id)["status"] == "active"
     assert r.json()["actions_taken"][-1]["action"] == "unfreeze_line"
     assert line_figures(db, line_id)["limit"] == Decimal("100000.00")
+
+
+def test_resolving_one_alert_leaves_frozen_a_line_another_open_alert_wants_frozen(db, client, officer):
+    """The second freeze finds the line frozen already, so only the first alert records the freeze;
+    unfreezing on the first one's resolution must not thaw a line the second, still open, calls to
+    freeze — nothing would ever freeze it again while that alert stays open."""
+    bank, dealer = make_bank(db), make_dealer(db)
+    line_id = open_line(db, dealer, bank, "100000.00")
+    licence = raise_(
+        db, finding(dealer.id, "licence_expiring", Severity.CRITICAL, actions=(Action.FREEZE_LINE,))
+    ).new[0]
+    misuse = raise_(
+        db, finding(dealer.id, "guarantee_expiring", Severity.CRITICAL, actions=(Action.FREEZE_LINE,))
+    ).new[0]
+    assert misuse.actions_taken == []  # the line was frozen already
+    r = client.post(
+        f"/v1/alerts/{licence.id}/resolution",
+        headers=officer,
+        json={"resolution": "remediated", "reason": "licence renewed", "unfreeze_lines": True},
+    )
+    assert r.status_code == 200, r.text
+    assert line_figures(db, line_id)["status"] == "frozen"
+    with db.session() as s:
+        payload = s.scalar(select(AuditEntry.payload).where(AuditEntry.action == "alert.resolved"))
+    assert misuse.id in payload and line_id in payload
+    # resolving the last alert that wants it frozen thaws it
+    r = client.post(
+        f"/v1/alerts/{misuse.id}/resolution",
+        headers=officer,
+        json={"resolution": "remediated", "reason": "guarantee renewed", "unfreeze_lines": True},
+    )
+    assert r.status_code == 200, r.text
+    assert line_figures(db, line_id)["status"] == "active"

@@ -227,3 +227,24 @@ def test_money_going_round_back_to_the_dealer_is_circular_trade(db, client):
     assert "circular_trade" in kinds  # raised as soon as the bank reported the flows
     chain = kinds["circular_trade"].evidence["chain"]
     assert [c["to"] for c in chain] == ["****" + middle[-4:], "dealer account"]
+
+
+def test_a_supplier_receipt_or_transfer_without_its_accounts_is_refused_naming_the_field(
+    db, client, world, bank
+):
+    """A receipt with no receiving account can never be matched to the supplier (a permanent false
+    amount_mismatch), and a transfer without both ends cannot be followed: refuse them, naming the field."""
+    loan_id = disbursed_loan(db, client, world, bank, days_ago=10)
+    at = (datetime.now(UTC) - timedelta(days=9)).isoformat()
+    cases = [
+        ({"kind": "supplier_receipt"}, "to_account"),
+        ({"kind": "transfer", "to_account": account_number()}, "from_account"),
+        ({"kind": "transfer", "from_account": world.supplier_account}, "to_account"),
+    ]
+    for extra, missing in cases:
+        body = {"reference": new_id("ref"), "amount": "80000.00", "occurred_at": at, **extra}
+        r = client.post(f"/v1/order-loans/{loan_id}/fund-flows", headers=bank, json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == missing
+    # a refund needs no account: the money came back to the loan
+    flow(client, bank, loan_id, "refund", "100.00", datetime.now(UTC))

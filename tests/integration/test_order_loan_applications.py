@@ -121,6 +121,50 @@ def test_duplicate_financing_of_an_invoice_is_declined(db, client, world, platfo
     assert check(body, "invoice_not_already_financed")["status"] == "failed"
 
 
+def test_an_invoice_of_an_order_financed_without_naming_it_is_declined_as_already_financed(
+    db, client, world, platform
+):
+    """The first loan financed the order before its invoice existed; a second loan, on another order, that
+    names that invoice finances the same trade again (一女多嫁)."""
+    decided(apply(client, platform, world), "approve")
+    ingest(db, invoice_event(world.order, world.dealer, world.supplier, number="77770002"))
+    other_order = make_order(
+        db, world.dealer, world.supplier, placed_at=datetime.now(UTC) - timedelta(days=120)
+    )
+    body = decided(
+        apply(
+            client, platform, world, order=other_order, invoice_code="044031900111", invoice_number="77770002"
+        ),
+        "decline",
+    )
+    assert check(body, "invoice_not_already_financed")["status"] == "failed"
+    assert check(body, "order_not_already_financed")["status"] == "passed"
+
+
+def test_a_referral_naming_an_invoice_whose_order_was_financed_meanwhile_cannot_be_approved(
+    db, client, world, platform
+):
+    ingest(db, invoice_event(world.order, world.dealer, world.supplier, number="77770003"))
+    other_order = make_order(
+        db, world.dealer, world.supplier, placed_at=datetime.now(UTC) - timedelta(days=120)
+    )
+    referred = decided(  # the invoice bills another order: referred
+        apply(
+            client, platform, world, order=other_order, invoice_code="044031900111", invoice_number="77770003"
+        ),
+        "refer",
+    )
+    decided(apply(client, platform, world), "approve")  # meanwhile a loan on the invoice's own order
+    officer = auth(make_api_key(db, "risk_officer"))
+    r = client.post(
+        f"/v1/reviews/{referred['review_case_id']}/resolution",
+        headers=officer,
+        json={"resolution": "approve", "reason": "the invoice was attached to the wrong order"},
+    )
+    assert r.status_code == 409 and r.json()["code"] == "duplicate_financing", r.text
+    assert loan(db, referred["loan_id"]).state == "applied"
+
+
 def test_an_amount_above_the_loan_to_order_ratio_is_declined(db, client, world, platform):
     body = decided(apply(client, platform, world, amount="80000.01"), "decline")
     failed = check(body, "amount_within_loan_to_order_ratio")

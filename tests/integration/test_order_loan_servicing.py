@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from compliance import audit
 from compliance.models import AuditEntry
+from loan_monitoring.dates import BEIJING
 from loan_monitoring.models import Alert, Disbursement
 from tests.factories import account_number, auth, make_api_key, make_bank
 from tests.loan_factories import line_figures, loan, loan_world, make_approved_loan, make_order
@@ -206,3 +207,34 @@ def test_the_loan_view_shows_the_fund_usage_trace(db, client, world, approved, b
     assert view["fund_usage_trace"][1]["account"] == "supplier settlement account"
     assert view["owed"]["principal"] == "80000.00"
     assert view["alerts"] == []
+
+
+def test_a_recall_dated_before_the_disbursement_or_in_the_future_is_refused(
+    db, client, world, approved, bank_headers
+):
+    """A recall cannot make a loan due before its money went out (penalty interest from the first day,
+    days past due at once) nor take effect in a future the engine has not reached."""
+    paid = datetime.now(UTC) - timedelta(days=10)
+    assert disburse(client, bank_headers, approved, world.supplier_account, "50000.00", paid_at=paid).status_code == 201
+
+    def recall(at):
+        return client.post(
+            f"/v1/order-loans/{approved}/recall",
+            headers=bank_headers,
+            json={"reason": "fund misuse", "at": at.isoformat()},
+        )
+
+    for at, code in (
+        (paid - timedelta(days=20), "before_disbursement"),
+        (datetime.now(UTC) + timedelta(days=3), "time_in_future"),
+    ):
+        r = recall(at)
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == code and r.json()["errors"][0]["field"] == "at"
+    assert loan(db, approved).state == "disbursed"
+    r = recall(paid + timedelta(days=5))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["state"] == "recalled" and body["owed"]["penalty_interest"] != "0.00"
+    assert body["due_on"] == (paid + timedelta(days=5)).astimezone(BEIJING).date().isoformat()
+    assert line_figures(db, world.line_id)["reserved"] == Decimal("0.00")  # the undisbursed 30,000

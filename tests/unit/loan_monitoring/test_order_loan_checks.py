@@ -110,6 +110,18 @@ def test_an_invoice_already_financed_under_another_order_is_declined(scenario):
     ]
 
 
+def test_an_invoice_of_an_order_another_loan_finances_is_declined_as_already_financed(scenario):
+    """Financing an order finances its invoice (fund-usage monitoring counts it so): a second loan on
+    another order naming that invoice is duplicate financing, not merely a mismatch to refer."""
+    invoice = replace(scenario.invoice, order_id="ord_financed")
+    financed = ExistingFinancing("loan_f", "bank_b", "ord_financed", frozenset(), LoanState.DISBURSED)
+    result = scenario.bend(invoice=invoice, existing_financings=(financed,)).check()
+    assert result.outcome is Outcome.DECLINE
+    check = result.check("invoice_not_already_financed")
+    assert check.failed and check.evidence["at_other_banks"] == 1
+    assert result.check("order_not_already_financed").passed
+
+
 @pytest.mark.parametrize(
     "change, field",
     [
