@@ -424,7 +424,7 @@ def _payment_features(payments: pd.DataFrame, universe: Universe, clock: Clock) 
         out[f"on_time_payment_ratio_{w}m"] = _ratio(on_time_n[:, bands - 1], count)
         out[f"mean_payment_delay_days_{w}m"] = _ratio(delay_sum[:, bands - 1], count)
         out[f"max_payment_delay_days_{w}m"] = np.where(count > 0, delay_max[:, bands - 1], np.nan)
-    overdue = (due < clock.today) & ~(paid & (paid_day < clock.today))
+    overdue = (due < clock.today) & ~(paid & (paid_day <= clock.today))  # paid today: no longer past due
     dpd = np.zeros(n)
     np.maximum.at(dpd, dealer[overdue], (clock.today - due[overdue]).astype(np.float64))
     out["current_days_past_due"] = dpd

@@ -121,7 +121,9 @@ class PDModel:
         if y_valid.min() == y_valid.max():
             raise InvalidInput("validation data needs both goods and bads", code="single_class")
 
-        encoder = TabularEncoder(**(self.encoder_params or {})).fit(X_train)
+        # the column rules come from every row given: a row counter is only recognisable as consecutive
+        # whole numbers on the whole frame, never on the random part a validation split leaves to train on
+        encoder = TabularEncoder(**(self.encoder_params or {})).fit(X)
         constraints = self._encoded_constraints(encoder)
         params = {
             "objective": "binary:logistic",

@@ -5,6 +5,7 @@ PSI bands follow DOMAIN.md: < 0.10 stable, 0.10-0.25 investigate, >= 0.25 signif
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from risk_engine.decisions.models import Decision
@@ -70,13 +71,14 @@ def matured_performance(session: Session, model_version: str, *, now: datetime) 
     if not rows:
         return {"decisions": 0, "note": "no decision has a matured 12-month outcome yet"}
     frames, ids = load_trade_frames(session, sorted({r.dealer_id for r in rows}))
-    first_default = default_days(frames)
+    # outcomes are observed up to now, not up to these dealers' last event (a defaulter stops trading)
+    first_default = default_days(dataclasses.replace(frames, observed_until=pd.Timestamp(now)))
     y, p = [], []
     for dealer_id, decided_at, pd_ in rows:
         day = first_default.get(ids.code(dealer_id))
         start = pd.Timestamp(decided_at).tz_convert("Asia/Shanghai").date()
         end = (pd.Timestamp(start) + pd.DateOffset(months=OUTCOME_MONTHS)).date()
-        defaulted = day is not None and start <= np.datetime64(int(day), "D").astype(object) <= end
+        defaulted = day is not None and start <= pd.Timestamp(day).date() <= end
         y.append(int(defaulted))
         p.append(float(pd_))
     out: dict[str, Any] = {"decisions": len(y), "observed_default_rate": float(np.mean(y)),
@@ -86,10 +88,19 @@ def matured_performance(session: Session, model_version: str, *, now: datetime) 
     return out
 
 
+def _rank_correlation(live: np.ndarray, shadow: np.ndarray) -> float | None:
+    """Spearman's rho, or None where it is undefined (either side constant): never a NaN in JSON."""
+    if np.ptp(live) == 0 or np.ptp(shadow) == 0:
+        return None
+    return float(pd.Series(live).corr(pd.Series(shadow), method="spearman"))
+
+
 def challenger_comparison(session: Session, *, since: datetime | None = None) -> dict[str, Any]:
     """Champion vs challenger on the live decisions the challenger scored in shadow: agreement of grades,
     PD differences, rank correlation, and — where the 12-month outcome has matured — each one's AUC."""
-    query = select(Decision.dealer_id, Decision.decided_at, Decision.pd, Decision.grade, Decision.model_version,
+    # the champion's own grade (before the rules' overlays notched it) is what the challenger's compares with
+    query = select(Decision.dealer_id, Decision.decided_at, Decision.pd,
+                   func.coalesce(Decision.model_grade, Decision.grade), Decision.model_version,
                    Decision.explanation).where(Decision.pd.is_not(None))
     if since is not None:
         query = query.where(Decision.decided_at >= since)
@@ -110,8 +121,7 @@ def challenger_comparison(session: Session, *, since: datetime | None = None) ->
             "mean_pd": {"champion": float(live.mean()), "challenger": float(shadow.mean())},
             "mean_abs_pd_difference": float(np.abs(live - shadow).mean()),
             "grade_agreement": float(same_grade),
-            "rank_correlation": float(pd.Series(live).corr(pd.Series(shadow), method="spearman"))
-            if len(rows) > 2 else None,
+            "rank_correlation": _rank_correlation(live, shadow) if len(rows) > 2 else None,
             "challenger_riskier_share": float(np.mean(shadow > live)),
         })
     return {"comparisons": comparisons,

@@ -25,6 +25,7 @@ from risk_engine.errors import Conflict, DomainError, NotFound
 from risk_engine.ids import new_id
 from scoring.artifact import ModelVersion, TamperedArtifact, load_version, model_card, save_version
 from scoring.catalog import CATALOG
+from scoring.snapshots import CATALOG_VERSION
 
 STATUSES = ("candidate", "challenger", "champion", "retired")
 
@@ -156,7 +157,13 @@ class RegistryScorer:
             cached = self._cache.get(record.content_hash)
             if cached is None:
                 cached = self._cache[record.content_hash] = load_verified(record, self.models_dir)
-            return cached
+        trained_on = cached.training_data.get("catalog_version")
+        if trained_on is not None and trained_on != CATALOG_VERSION:
+            # snapshots are computed under the current catalog: a renamed feature would read as missing,
+            # a changed unit as a different value
+            raise ModelUnavailable(f"model {record.version} was trained on feature catalog {trained_on[:16]}, "
+                                   f"the engine computes catalog {CATALOG_VERSION[:16]}: retrain it")
+        return cached
 
     def _current(self, session: Session | None = None) -> tuple[Any, Any]:
         """The champion's and the challenger's rows (``version``, ``content_hash``, ``path``), or None: read

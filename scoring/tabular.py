@@ -26,6 +26,7 @@ from scoring.artifact import ModelVersion, fingerprint_frame
 from scoring.explain import global_importance
 from scoring.master_scale import MasterScale, ScoreScaling
 from scoring.model import PDModel
+from scoring.preprocess import TabularEncoder
 
 #: Rows explained to rank global importance (a sample beyond that: the ranking is stable long before).
 IMPORTANCE_ROWS = 20_000
@@ -123,9 +124,12 @@ def cross_validate(
     ``auc``, ``gini``, ``ks`` and ``brier`` are means over folds (``*_std`` their spread);
     ``pooled`` gives the same figures over all out-of-fold predictions together."""
     params = {"random_state": seed, **(model_params or {})}
+    # identifiers are a property of the whole file (a row counter is consecutive only there): drop them
+    # once, before the folds, so no fold's model can learn from them
+    dropped = dict(TabularEncoder(**(params.get("encoder_params") or {})).fit(X).dropped_)
+    X = X.drop(columns=list(dropped))
     out_of_fold = np.empty(len(y))
     per_fold = []
-    dropped: dict[str, str] = {}
     for number, (train_rows, test_rows) in enumerate(stratified_folds(y, folds, seed), start=1):
         model = PDModel(**params).fit(X.iloc[train_rows], y[train_rows])
         out_of_fold[test_rows] = model.predict_pd(X.iloc[test_rows])

@@ -21,6 +21,7 @@ from scoring.explain import global_importance
 from scoring.features import TradeFrames, build_training_snapshots, observed_until
 from scoring.master_scale import MasterScale, ScoreScaling
 from scoring.model import PDModel
+from scoring.snapshots import CATALOG_VERSION
 
 HISTORY_MONTHS_BEFORE_FIRST_SNAPSHOT = 6
 REFERENCE_BINS = 10
@@ -120,6 +121,7 @@ def train_dealer_model(
         "as_of_dates": [d.isoformat() for d in plan.as_of_dates],
         "out_of_time_dates": [d.isoformat() for d in plan.validation_dates],
         "label": "90+ days past due within 12 months of the as-of date",
+        "catalog_version": CATALOG_VERSION,
         "reference": reference_distribution(X_train, pd_train),
     }
     return ModelVersion(model=model, master_scale=scale, score_scaling=scaling, metrics=figures,

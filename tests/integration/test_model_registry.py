@@ -169,3 +169,129 @@ def test_challenger_scores_in_shadow_and_is_compared_with_the_champion(db, tmp_p
     [pair] = report["comparisons"]
     assert (pair["champion"], pair["challenger"], pair["decisions"]) == ("pd-test-1", "pd-test-2", 6)
     assert 0 <= pair["grade_agreement"] <= 1 and pair["mean_abs_pd_difference"] >= 0
+
+
+def _matured_decisions(db, tmp_path, trained, platform, *, bills_recorded_after_days: int):
+    """Three credit-limit decisions made now; the first dealer never pays a bill due ten days later,
+    the others pay it on the day. The bills are recorded ``bills_recorded_after_days`` after the decision."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from risk_engine.decisions.schemas import CreditLimitRequestIn
+    from risk_engine.decisions.service import decide_credit_limit
+    from risk_engine.rules import service as rules_service
+    from risk_engine.trade.models import Order, PaymentDue
+    from tests.decision_support import DictFeatureSource
+    from tests.factories import make_bank, make_dealer, make_supplier
+
+    with db.unit_of_work() as s:
+        registry.register(s, trained[0], tmp_path, actor="admin:test", status="champion")
+        rules_service.seed_default_ruleset(s)
+    frames = platform.trade_frames()
+    vectors = compute_features(frames, frames.observed_until).head(3)
+    bank, supplier, source = make_bank(db), make_supplier(db), DictFeatureSource()
+    scorer = registry.RegistryScorer(db, tmp_path)
+    dealers = []
+    for _, row in vectors.iterrows():
+        dealer = make_dealer(db)
+        dealers.append(dealer)
+        source.by_dealer[dealer.id] = row.to_dict()
+        with db.unit_of_work() as s:
+            decide_credit_limit(s, CreditLimitRequestIn(dealer_id=dealer.id, bank_id=bank.id), scorer=scorer,
+                                features=source, actor="platform:test")
+    decided = datetime.now(UTC)
+    due = (decided + timedelta(days=10)).date()
+    with db.unit_of_work() as s:
+        for i, dealer in enumerate(dealers):
+            s.add(Order(id=f"ord_mat_{i}", external_id=f"o-mat-{i}", dealer_id=dealer.id, supplier_id=supplier.id,
+                        amount=Decimal("1000.00"), status="delivered", placed_at=decided, recorded_at=decided))
+            s.flush()
+            s.add(PaymentDue(id=f"due_mat_{i}", external_id=f"b-mat-{i}", order_id=f"ord_mat_{i}",
+                             dealer_id=dealer.id, amount=Decimal("1000.00"), due_on=due,
+                             paid_amount=Decimal("0"), paid_on=None if i == 0 else due,
+                             recorded_at=decided + timedelta(days=bills_recorded_after_days)))
+    return decided
+
+
+def test_matured_performance_counts_a_dealer_who_defaulted_within_twelve_months_of_the_decision(
+    db, tmp_path, trained, platform
+):
+    from datetime import timedelta
+
+    from scoring.monitoring import matured_performance
+
+    decided = _matured_decisions(db, tmp_path, trained, platform, bills_recorded_after_days=200)
+    with db.session() as s:
+        matured = matured_performance(s, "pd-test-1", now=decided + timedelta(days=400))
+    assert matured["decisions"] == 3
+    assert matured["observed_default_rate"] == pytest.approx(1 / 3)
+    assert {"auc", "ks", "brier"} <= set(matured)
+
+
+def test_matured_performance_counts_defaults_up_to_now_even_when_nothing_was_recorded_since(
+    db, tmp_path, trained, platform
+):
+    """The outcome window is judged as of ``now``: a bill 90 days unpaid by now is a default, even if the
+    last event the platform sent about these dealers is months old (defaulters stop trading)."""
+    from datetime import timedelta
+
+    from scoring.monitoring import matured_performance
+
+    decided = _matured_decisions(db, tmp_path, trained, platform, bills_recorded_after_days=0)
+    with db.session() as s:
+        matured = matured_performance(s, "pd-test-1", now=decided + timedelta(days=400))
+    assert matured["observed_default_rate"] == pytest.approx(1 / 3)
+
+
+def test_grade_agreement_compares_the_champion_model_grade_not_the_grade_after_overlays(
+    db, tmp_path, trained, platform
+):
+    import dataclasses
+
+    from risk_engine.decisions.schemas import CreditLimitRequestIn
+    from risk_engine.decisions.service import decide_credit_limit
+    from risk_engine.rules import service as rules_service
+    from scoring.monitoring import challenger_comparison
+    from tests.decision_support import DictFeatureSource
+    from tests.factories import make_bank, make_dealer
+
+    twin = dataclasses.replace(trained[0], version="pd-test-1-twin", manifest=None)  # the same model
+    with db.unit_of_work() as s:
+        registry.register(s, trained[0], tmp_path, actor="admin:test", status="champion")
+        registry.register(s, twin, tmp_path, actor="admin:test", status="challenger")
+        rules_service.seed_default_ruleset(s)
+    frames = platform.trade_frames()
+    vectors = compute_features(frames, frames.observed_until)
+    grades = [trained[0].rate(row.to_dict()).grade for _, row in vectors.iterrows()]
+    healthy = vectors[[g not in ("CC", "C", "D") for g in grades]].head(4)
+    bank, source = make_bank(db), DictFeatureSource()
+    scorer = registry.RegistryScorer(db, tmp_path)
+    notched = []
+    for _, row in healthy.iterrows():
+        dealer = make_dealer(db)
+        source.by_dealer[dealer.id] = {**row.to_dict(), "return_rate_6m": 0.3}  # OV_HIGH_RETURN_RATE: notch 1
+        with db.unit_of_work() as s:
+            decision = decide_credit_limit(s, CreditLimitRequestIn(dealer_id=dealer.id, bank_id=bank.id),
+                                           scorer=scorer, features=source, actor="platform:test")
+            notched.append(decision.grade != decision.model_grade)
+    assert all(notched)
+    with db.session() as s:
+        [pair] = challenger_comparison(s)["comparisons"]
+    assert pair["mean_abs_pd_difference"] == pytest.approx(0.0, abs=1e-9)
+    assert pair["grade_agreement"] == 1.0
+
+
+def test_a_champion_trained_on_another_feature_catalog_refuses_to_score(db, tmp_path, trained):
+    """Snapshots are computed under the engine's current catalog; a model trained when names, units or
+    directions were different would read them wrongly (a renamed feature silently missing)."""
+    import dataclasses
+
+    from scoring.snapshots import CATALOG_VERSION
+
+    assert trained[0].training_data["catalog_version"] == CATALOG_VERSION
+    stale = dataclasses.replace(trained[0], version="pd-old-catalog", manifest=None,
+                                training_data={**trained[0].training_data, "catalog_version": "0" * 64})
+    with db.unit_of_work() as s:
+        registry.register(s, stale, tmp_path, actor="admin:test", status="champion")
+    with pytest.raises(registry.ModelUnavailable, match="catalog"):
+        registry.RegistryScorer(db, tmp_path).score({}, {})

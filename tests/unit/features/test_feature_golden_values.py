@@ -195,3 +195,16 @@ def test_scoring_one_dealer_with_the_platform_index_matches_scoring_the_whole_pl
     index = industry_seasonal_index(history(), AS_OF)
     alone = compute_features(history(), AS_OF, dealer_ids=[dealer], industry_index=index)
     pd.testing.assert_frame_equal(alone, everyone.loc[[dealer]])
+
+
+def test_a_bill_paid_earlier_today_is_no_longer_past_due():
+    from .history import at, payments
+
+    bills = payments()
+    bills.loc[2, "paid_recorded_at"] = at("2026-07-01 09:00")  # P3 (paid 2026-06-29) now known
+    bills.loc[3, "paid_on"] = pd.Timestamp("2026-07-01")  # P4, 16 days late, settled this morning
+    bills.loc[3, "paid_recorded_at"] = at("2026-07-01 09:00")
+    noon = at("2026-07-01 12:00")
+    dealer = compute_features(history(payments=bills), noon, dealer_ids=[1]).loc[1]
+    assert dealer["current_days_past_due"] == 0
+    assert dealer["max_payment_delay_days_3m"] == approx(40)  # P3 paid 40 days late; P4 16 days late

@@ -126,3 +126,23 @@ def test_a_trained_version_reports_cross_validated_figures_and_refuses_tampering
     result = invoke("explain", "--model", out, "--csv", awkward_csv)
     assert result.exit_code == 2
     assert "calibration.json was changed" in result.stderr
+
+
+def test_a_row_counter_column_is_dropped_in_cross_validation_and_in_the_trained_version(tmp_path):
+    """A CSV written with its index (``Unnamed: 0``, 0..n-1) must not feed the model: the counter is
+    recognised on the whole file, not on the random subset a fold or a validation split trains on."""
+    X, y = dealers(420, seed=5)
+    X["bad"] = y.astype(int)
+    path = tmp_path / "with index.csv"
+    X.to_csv(path)  # the pandas index becomes the column "Unnamed: 0"
+    cv = invoke("cv", "--csv", path, "--target", "bad", "--bad", 1, "--folds", 3)
+    assert cv.exit_code == 0, cv.output
+    assert "Unnamed: 0" in json.loads(cv.stdout)["dropped_columns"]
+    out = tmp_path / "model"
+    trained = invoke("train-tabular", "--csv", path, "--target", "bad", "--bad", 1, "--out", out, "--cv-folds", 0)
+    assert trained.exit_code == 0, trained.output
+    features = json.loads((out / "features.json").read_text())
+    assert "Unnamed: 0" in features["dropped"]
+    assert "Unnamed: 0" not in features["source_columns"]
+    row = json.loads(invoke("explain", "--model", out, "--csv", path).stdout.splitlines()[0])
+    assert "Unnamed: 0" not in row["contributions"]

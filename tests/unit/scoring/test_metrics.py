@@ -79,3 +79,16 @@ def test_default_rates_per_grade_compare_expected_and_observed():
 def test_auc_needs_both_classes():
     with pytest.raises(InvalidInput):
         auc([1, 1], [0.2, 0.3])
+
+
+def test_rank_correlation_of_a_constant_side_is_undefined_not_nan():
+    import json
+
+    import numpy as np
+
+    from scoring.monitoring import _rank_correlation
+
+    same = np.array([0.02, 0.02, 0.02])
+    assert _rank_correlation(same, np.array([0.01, 0.03, 0.05])) is None
+    assert _rank_correlation(np.array([0.01, 0.03, 0.05]), np.array([0.02, 0.06, 0.04])) == 0.5
+    json.dumps({"rank_correlation": _rank_correlation(same, same)}, allow_nan=False)
