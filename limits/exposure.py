@@ -29,13 +29,19 @@ def lock_guarantor(session: Session, guarantor_id: str) -> Guarantor | None:
     return session.scalars(select(Guarantor).where(Guarantor.id == guarantor_id).with_for_update()).first()
 
 
-def guaranteed_book(session: Session, guarantor: Guarantor) -> list[tuple[str, Decimal]]:
-    """(dealer id, guaranteed amount) for every open line of every dealer the guarantor covers."""
-    rows = session.execute(
+def guaranteed_book(
+    session: Session, guarantor: Guarantor, *, excluding_line: str | None = None
+) -> list[tuple[str, Decimal]]:
+    """(dealer id, guaranteed amount) for every open line of every dealer the guarantor covers, bar
+    ``excluding_line``."""
+    statement = (
         select(CreditLineRecord.dealer_id, CreditLineRecord.limit)
         .join(Dealer, Dealer.id == CreditLineRecord.dealer_id)
         .where(Dealer.guarantor_id == guarantor.id, CreditLineRecord.status != "closed")
-    ).all()
+    )
+    if excluding_line is not None:
+        statement = statement.where(CreditLineRecord.id != excluding_line)
+    rows = session.execute(statement).all()
     return [(dealer_id, _cover(limit, guarantor.coverage_ratio)) for dealer_id, limit in rows]
 
 
@@ -57,7 +63,11 @@ def related_dealers(session: Session, dealer_id: str) -> list[str]:
     return list(session.scalars(select(Dealer.id).where(or_(*ties), Dealer.id != dealer_id).order_by(Dealer.id)))
 
 
-def capacity_for(session: Session, guarantor: Guarantor, dealer_id: str) -> GuaranteeCapacity:
+def capacity_for(
+    session: Session, guarantor: Guarantor, dealer_id: str, *, excluding_line: str | None = None
+) -> GuaranteeCapacity:
+    """The guarantor's regulatory capacity for the dealer over its whole book; with ``excluding_line``, over
+    the book without that line's own guarantee (how much that line may carry in all)."""
     terms = GuarantorTerms(
         guarantor.id, guarantor.net_assets, serves_small_micro=guarantor.serves_small_firms
     )
@@ -67,7 +77,7 @@ def capacity_for(session: Session, guarantor: Guarantor, dealer_id: str) -> Guar
         single_party_share=guarantor.single_client_cap,
         related_group_share=guarantor.related_party_cap,
     )
-    book = guaranteed_book(session, guarantor)
+    book = guaranteed_book(session, guarantor, excluding_line=excluding_line)
     return guarantee_capacity(terms, book, dealer_id, related_dealers(session, dealer_id), regulation)
 
 
@@ -80,7 +90,12 @@ def guarantee_support(
     committed_amount: Decimal | None,
     today: dt.date,
 ) -> tuple[GuaranteeSupport | None, GuaranteeCapacity | None]:
-    """The guarantee behind the dealer's line with one bank, and the guarantor's capacity for the dealer.
+    """The guarantee behind the dealer's line with one bank, and the guarantor's capacity for that line.
+
+    The capacity is measured over the guarantor's book without the line's own guarantee: its headroom is
+    all the guarantee the line may carry, so re-rating a line that holds the dealer's whole share is not
+    "over capacity", and a line granted before the guarantor's net assets fell is cut to its legal share
+    (adding the guarantee in place to a headroom floored at zero would keep it whole).
 
     No guarantor: ``None``. A guarantee that has expired backs nothing: the guarantee-backed share is 0.
     """
@@ -88,15 +103,12 @@ def guarantee_support(
         return None, None
     if guarantor.guarantee_expires_on is not None and guarantor.guarantee_expires_on < today:
         return GuaranteeSupport(committed_amount=ZERO, coverage_ratio=guarantor.coverage_ratio), None
-    capacity = capacity_for(session, guarantor, dealer_id)
-    in_place = ZERO
-    if line is not None and line.status != "closed":
-        in_place = _cover(line.limit, guarantor.coverage_ratio)
+    own_line = line.id if line is not None and line.status != "closed" else None
+    capacity = capacity_for(session, guarantor, dealer_id, excluding_line=own_line)
     support = GuaranteeSupport(
         committed_amount=committed_amount,
         coverage_ratio=guarantor.coverage_ratio,
         regulatory_headroom=capacity.headroom,
-        in_place=in_place,
     )
     return support, capacity
 

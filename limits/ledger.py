@@ -263,7 +263,7 @@ def open_line(
         as_model(line),
         cause,
         actor,
-        extra={"dealer_id": dealer_id, "bank_id": bank_id, "grade": grade},
+        extra={"dealer_id": dealer_id, "bank_id": bank_id, "grade": grade, "expires_on": _iso(expires_on)},
     )
     return line
 
@@ -343,7 +343,11 @@ def adjust_limit(
         after,
         cause,
         actor,
-        extra={"below_exposure": below_exposure, "grade": grade},
+        extra={
+            "below_exposure": below_exposure,
+            "grade": grade,
+            "expires_on": None if expires_on is ... else _iso(expires_on),
+        },
     )
 
 
@@ -362,7 +366,7 @@ def renew(
         after,
         cause,
         actor,
-        extra={"expires_on": None if expires_on is None else expires_on.isoformat()},
+        extra={"expires_on": _iso(expires_on)},
     )
 
 
@@ -434,7 +438,15 @@ def reopen(
     )
     _allocate(session, before.bank_id, new_limit)
     return _record(
-        session, line_id, "reopen", new_limit, before.model, after, cause, actor, extra={"grade": grade}
+        session,
+        line_id,
+        "reopen",
+        new_limit,
+        before.model,
+        after,
+        cause,
+        actor,
+        extra={"grade": grade, "expires_on": _iso(expires_on)},
     )
 
 
@@ -569,6 +581,10 @@ def _forget_cached(session: Session, line_id: str) -> None:
     cached = session.identity_map.get(identity_key(CreditLineRecord, line_id))
     if cached is not None:
         session.expire(cached)
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def _figures(line: CreditLine) -> dict[str, str]:

@@ -123,6 +123,9 @@ class GuaranteeSupport:
     ``regulatory_headroom``: how much more the guarantor may legally guarantee this dealer
     (``guarantee_capacity(...).headroom``), ``None`` when not assessed;
     ``in_place``: the guarantee for this line already counted in the guarantor's balances (re-rating).
+    ``limits.exposure.guarantee_support`` measures the headroom without the line's own guarantee and
+    leaves this 0 (a headroom floored at zero plus the guarantee in place would keep a line the
+    guarantor may no longer carry); decisions recorded before that carry it.
     """
 
     committed_amount: Decimal | None

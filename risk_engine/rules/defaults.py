@@ -29,8 +29,9 @@ consent_scoring             boolean the dealer consented to credit scoring (PIPL
 kyb_verified                boolean know-your-business checks passed
 blacklisted                 boolean on the platform's or a bank's blacklist
 related_party_flag          boolean circular trade among related parties flagged
-guarantor_over_capacity     boolean the guarantor has no regulatory headroom for this dealer
-                                    (``limits.guarantees.guarantee_capacity`` headroom is 0)
+guarantor_over_capacity     boolean the guarantor has no regulatory headroom for this dealer's line
+                                    (``limits.guarantees.guarantee_capacity`` headroom is 0, measured
+                                    without the line's own guarantee: ``limits.exposure``)
 prior_default               boolean a previous loan reached 90+ days past due
 loan_days_past_due          number  worst days past due of the dealer's outstanding order loans here
 duplicate_financing_flag    boolean fund-usage monitoring found an order or invoice of the dealer

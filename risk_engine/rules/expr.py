@@ -125,17 +125,18 @@ def to_expression_value(value: Any) -> Any:
     if isinstance(value, float):
         if value != value:  # NaN: an absent measurement
             return MISSING
-        return Decimal(repr(value))
+        return Decimal(repr(float(value)))  # numpy's float64 is a float whose repr names numpy
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    # numpy scalars register with the numeric tower; numpy booleans do not
+    # numpy scalars register with the numeric tower; numpy booleans do not (their type is named
+    # ``bool_`` before numpy 2, ``bool`` since): known by their dtype
     if isinstance(value, numbers.Integral):
         return Decimal(int(value))
     if isinstance(value, numbers.Real):
         return to_expression_value(float(value))
-    if type(value).__name__ == "bool_":
+    if getattr(getattr(value, "dtype", None), "kind", None) == "b":
         return bool(value)
     raise TypeError(f"unsupported context value of type {type(value).__name__}")
 

@@ -117,9 +117,11 @@ class Rule:
             raise InvalidInput(
                 "rule code must be 2-64 upper-case letters, digits or underscores", field="code"
             )
-        if not (self.reason_zh or "").strip() or not (self.reason_en or "").strip():
-            raise InvalidInput(f"rule {self.code}: reasons in Chinese and English are required",
-                               field="reason_zh" if not (self.reason_zh or "").strip() else "reason_en")
+        for name in ("reason_zh", "reason_en"):
+            reason = getattr(self, name)
+            if not isinstance(reason, str) or not reason.strip():
+                raise InvalidInput(f"rule {self.code}: reasons in Chinese and English are required, as text",
+                                   field=name)
         if self.kind is RuleKind.OVERLAY and self.action is None:
             raise InvalidInput(f"overlay rule {self.code} needs an action", field="action")
         if self.kind is not RuleKind.OVERLAY and self.action is not None:

@@ -4,6 +4,7 @@ random operation sequences checked against the pure model, and concurrent reserv
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from decimal import Decimal
 
@@ -171,6 +172,27 @@ def test_a_limit_change_sets_only_what_it_is_given(db, bank, dealer):
     assert (line.status, line.limit, line.grade) == ("active", D("70000.00"), "BBB")
     assert line.expires_on == dt.date(2028, 1, 31)
     assert allocated(db, bank.id) == D("70000.00")
+
+
+def test_the_audit_entry_of_a_limit_change_names_the_expiry_it_sets(db, bank, dealer):
+    """A decision opens, re-rates or reopens a line with a fresh expiry; the trail must say so, or no one
+    can tell from it until when the bank's money could be drawn."""
+    line_id = open_line(db, bank, dealer, expires_on=dt.date(2027, 6, 30))
+    with db.unit_of_work() as s:
+        ledger.adjust_limit(s, line_id, D("90000.00"), expires_on=dt.date(2027, 12, 31), cause=CAUSE, actor="t")
+        ledger.close(s, line_id, cause=CAUSE, actor="t")
+        ledger.reopen(s, line_id, D("70000.00"), expires_on=dt.date(2028, 1, 31), cause=CAUSE, actor="t")
+    with db.session() as s:
+        entries = s.scalars(
+            select(AuditEntry).where(AuditEntry.subject_id == line_id).order_by(AuditEntry.seq)
+        ).all()
+    expiries = {e.action: json.loads(e.payload).get("expires_on") for e in entries}
+    assert expiries == {
+        "credit_line.open": "2027-06-30",
+        "credit_line.adjust": "2027-12-31",
+        "credit_line.close": None,
+        "credit_line.reopen": "2028-01-31",
+    }
 
 
 def test_one_line_per_dealer_and_bank(db, bank, dealer):

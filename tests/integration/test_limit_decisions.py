@@ -143,6 +143,41 @@ def test_the_guarantors_regulatory_capacity_binds(db, features):
     assert again.outcome == "decline" and "KO_GUARANTOR_OVER_CAPACITY" in json.loads(again.reason_codes)
 
 
+def test_a_re_rating_of_a_line_holding_all_the_guarantors_headroom_for_the_dealer_keeps_it(db, features):
+    """The line's own guarantee is the guarantor's whole 10 % for the dealer: re-rating it needs no more
+    guarantee, so the guarantor is not 'over capacity' for it and the line keeps its limit."""
+    guarantor = make_guarantor(db, net_assets=D("1000000.00"), coverage_ratio=D("0.50"))
+    bank, dealer = make_bank(db), make_dealer(db, guarantor_id=guarantor.id)
+    first = decide(db, dealer, bank, features)
+    assert (first.binding_constraint, first.limit) == ("guarantor_capacity", D("200000.00"))
+    again = decide(db, dealer, bank, features)
+    assert (again.outcome, again.binding_constraint, again.limit) == (
+        "approve",
+        "guarantor_capacity",
+        D("200000.00"),
+    ), again.reason_codes
+    assert line_of(db, dealer, bank).limit == D("200000.00")
+
+
+def test_a_re_rating_after_the_guarantors_net_assets_fell_cuts_the_line_to_its_legal_share(db, features):
+    """Net assets fall from 1M to 600k: 10 % is 60k of guarantee, a 120k line at 50 % coverage. The line's
+    200k (100k guaranteed) must not survive the re-rating just because it was granted before."""
+    from risk_engine.parties.models import Guarantor
+
+    guarantor = make_guarantor(db, net_assets=D("1000000.00"), coverage_ratio=D("0.50"))
+    bank, dealer = make_bank(db), make_dealer(db, guarantor_id=guarantor.id)
+    assert decide(db, dealer, bank, features).limit == D("200000.00")
+    with db.unit_of_work() as s:
+        s.get(Guarantor, guarantor.id).net_assets = D("600000.00")
+    again = decide(db, dealer, bank, features)
+    assert (again.outcome, again.binding_constraint, again.limit) == (
+        "approve",
+        "guarantor_capacity",
+        D("120000.00"),
+    ), again.reason_codes
+    assert line_of(db, dealer, bank).limit == D("120000.00")
+
+
 def test_the_guarantors_related_group_cap_counts_dealers_sharing_a_legal_representative(db, features):
     """10 % of 10M net assets per client, 15 % for a client with its related parties. A sister dealer (the
     same legal representative) already has 1.2M guaranteed (a 2.4M line at 50 %): the group has 300k
@@ -570,3 +605,4 @@ def test_concurrent_decisions_at_one_bank_on_sqlite_share_its_quota_exactly(sqli
     db = sqlite_db
     decisions, bank_id = decide_concurrently(db, features, dealers=12, quota="1500000.00")
     assert_the_quota_is_shared_exactly(db, decisions, bank_id, "1500000.00")
+

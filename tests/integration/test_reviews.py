@@ -276,3 +276,45 @@ def test_an_order_loan_referral_is_carried_out_by_the_loan_domain_not_as_a_credi
     assert loan(db, application["loan_id"]).state == "approved"
     figures = line_figures(db, world.line_id)
     assert figures["reserved"] == D("80000.00") and figures["limit"] == limit_before
+
+
+def test_an_override_never_keeps_more_guarantee_than_the_guarantor_may_still_legally_give(
+    wired, db, features, officers
+):
+    """The dealer's 150k line carries 75k of guarantee (50 % coverage) under a 100k single-client cap (10 % of
+    1M). The guarantor's net assets then fall to 600k: the cap is 60k, a 120k line. Keeping 150k is an
+    override the guarantor's capacity does not allow."""
+    from risk_engine.parties.models import Guarantor
+    from tests.factories import make_guarantor
+    from tests.loan_factories import open_line
+
+    a, _ = officers
+    guarantor = make_guarantor(db, net_assets=D("1000000.00"), coverage_ratio=D("0.50"))
+    bank, dealer = make_bank(db), make_dealer(db, guarantor_id=guarantor.id)
+    open_line(db, dealer, bank, "150000.00")
+    features.set(dealer.id, current_days_past_due=10)  # REF_DPD_1_30
+    r = wired.post(
+        "/v1/credit-limit-requests",
+        json={"dealer_id": dealer.id, "bank_id": bank.id},
+        headers=auth(make_api_key(db, "platform")),
+    )
+    decision = r.json()
+    assert decision["outcome"] == "refer", decision
+    with db.unit_of_work() as s:
+        s.get(Guarantor, guarantor.id).net_assets = D("600000.00")
+    case = case_of(wired, a, decision["id"])
+    r = wired.post(
+        f"/v1/reviews/{case['id']}/resolution",
+        headers=a,
+        json={"resolution": "adjust", "limit": "150000.00", "reason": "keep the line as it is"},
+    )
+    assert r.status_code == 409 and r.json()["code"] == "guarantor_over_capacity", r.text
+    assert r.json()["guarantor_capacity"] == "120000.00"
+    r = wired.post(
+        f"/v1/reviews/{case['id']}/resolution",
+        headers=a,
+        json={"resolution": "adjust", "limit": "120000.00", "reason": "cut to the guarantor's legal share"},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "resolved", r.text
+    with db.session() as s:
+        assert ledger.find_line(s, dealer.id, bank.id).limit == D("120000.00")

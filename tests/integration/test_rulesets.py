@@ -64,6 +64,15 @@ def test_a_draft_with_a_bad_rule_is_refused_naming_the_rule(client, admins):
     assert r.status_code == 422 and "dpd_curent" in r.json()["detail"]
 
 
+def test_a_rule_whose_fields_have_the_wrong_type_is_refused_naming_the_field(client, admins):
+    maker, _ = admins
+    for field, value in (("reason_zh", 5), ("reason_en", ["x"]), ("code", 7), ("action", {"notches": "1"})):
+        rules = rules_with("OV_HIGH_RETURN_RATE", **{field: value})
+        r = client.post("/v1/rulesets", headers=maker, json={"rules": rules})
+        assert r.status_code == 422, (field, r.status_code, r.text)
+        assert r.json()["errors"][0]["field"].startswith(f"rules[18].{field}"), (field, r.json())
+
+
 def test_the_author_may_not_approve_their_own_draft(client, admins):
     maker, checker = admins
     draft = new_draft(

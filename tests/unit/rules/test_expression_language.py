@@ -81,6 +81,14 @@ def test_context_numbers_become_decimals_exactly():
     assert value_of("n * 2", {"n": 21}) == Decimal(42)
 
 
+def test_numpy_scalars_from_a_feature_frame_read_as_their_python_values():
+    np = pytest.importorskip("numpy")
+    context = {"flag": np.True_, "off": np.bool_(False), "n": np.int64(3), "x": np.float64(0.5)}
+    assert value_of("flag == true and off == false", context) is True
+    assert value_of("n * x", context) == Decimal("1.5")
+    assert value_of("m is missing", {"m": np.float64("nan")}) is True
+
+
 def test_strings_compare_for_equality_and_membership():
     assert value_of("region == 'east'", {"region": "east"}) is True
     assert value_of('region in ["east", "north"]', {"region": "west"}) is False
