@@ -274,7 +274,10 @@ class TrailReport:
 
 def verify_trail(session: Session, jwks: Mapping[str, Any]) -> TrailReport:
     """Recompute the chain and the tree, check every checkpoint's signature and that its root matches the
-    tree at its size. Names the first bad entry where one can be named."""
+    tree at its size. Names the first bad entry where one can be named.
+
+    When the chain breaks at entry ``p``, the checkpoints over the intact entries before ``p`` are still
+    checked: a rewrite they expose lies earlier, and a later broken link must not hide it."""
     hashes: list[str] = []
 
     def collect(rows: Iterator[Any]) -> Iterator[Any]:
@@ -284,15 +287,22 @@ def verify_trail(session: Session, jwks: Mapping[str, Any]) -> TrailReport:
 
     chain = audit.verify_entries(collect(audit.iter_chain(session)))
     checkpoints = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size)))
+    tree = merkle.MerkleTree(leaf_input(h) for h in hashes[: chain.entries])
     if chain.problem is not None:
-        return TrailReport(chain.entries, chain.head_hash, "", len(checkpoints),
-                           TrailProblem(chain.problem.reason, seq=chain.problem.seq))
-    tree = merkle.MerkleTree(leaf_input(h) for h in hashes)
-    root = tree.root().hex()
+        covered = [c for c in checkpoints if c.tree_size <= tree.size]
+        earlier = _first_checkpoint_problem(covered, tree, jwks)
+        problem = TrailProblem(chain.problem.reason, seq=chain.problem.seq)
+        if earlier is not None and earlier.seq is not None and earlier.seq < chain.problem.seq:
+            problem = earlier
+        return TrailReport(chain.entries, chain.head_hash, "", len(checkpoints), problem)
+    return TrailReport(chain.entries, chain.head_hash, tree.root().hex(), len(checkpoints),
+                       _first_checkpoint_problem(checkpoints, tree, jwks))
 
-    def broken(problem: TrailProblem) -> TrailReport:
-        return TrailReport(chain.entries, chain.head_hash, root, len(checkpoints), problem)
 
+def _first_checkpoint_problem(
+    checkpoints: list[AuditCheckpoint], tree: merkle.MerkleTree, jwks: Mapping[str, Any]
+) -> TrailProblem | None:
+    """The first checkpoint (smallest first) whose signature, columns or root disagree with ``tree``."""
     verified_size = 0
     for checkpoint in checkpoints:
         size = checkpoint.tree_size
@@ -300,23 +310,22 @@ def verify_trail(session: Session, jwks: Mapping[str, Any]) -> TrailReport:
             head = merkle.verify_tree_head(checkpoint.jws, jwks)
             kid = signing.read_header(checkpoint.jws)["kid"]
         except signing.SignatureInvalid as exc:
-            return broken(TrailProblem(f"signature does not verify ({exc.code}): {exc.detail}",
-                                       checkpoint=size))
+            return TrailProblem(f"signature does not verify ({exc.code}): {exc.detail}", checkpoint=size)
         if (head.size, head.root_hash.hex(), head.timestamp, kid) != (
             size, checkpoint.root_hash, checkpoint.timestamp_ms, checkpoint.kid
         ):
-            return broken(TrailProblem("the stored columns differ from what its JWS signs", checkpoint=size))
+            return TrailProblem("the stored columns differ from what its JWS signs", checkpoint=size)
         if size > tree.size:
-            return broken(TrailProblem(
+            return TrailProblem(
                 f"checkpoint {size} signed {size} entries but only {tree.size} remain: entries "
                 f"{tree.size + 1}..{size} were deleted (truncated tail)",
                 seq=tree.size + 1, checkpoint=size,
-            ))
+            )
         if tree.root(size) != head.root_hash:
-            return broken(TrailProblem(
+            return TrailProblem(
                 f"entries 1..{size} do not match signed checkpoint {size}: an entry among "
                 f"{verified_size + 1}..{size} was rewritten",
                 seq=verified_size + 1, checkpoint=size,
-            ))
+            )
         verified_size = size
-    return TrailReport(chain.entries, chain.head_hash, root, len(checkpoints), None)
+    return None

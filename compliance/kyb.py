@@ -154,15 +154,16 @@ def validate_id_number(id_number: str, *, field: str = "id_number", today: date 
 # --- phone numbers and bank accounts --------------------------------------------------------------
 
 _MOBILE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
-_LANDLINE = re.compile(r"(?:\+?86)?(0\d{2,3})-?(\d{7,8})")
+# Area codes: 010 and 020-029 have three digits, every other one (0xxx) four; the local number 7 or 8.
+_LANDLINE = re.compile(r"(?:\+?86)?(0(?:10|2\d|[3-9]\d{2}))(\d{7,8})")
 _ACCOUNT = re.compile(r"\d{8,32}")
 
 
 def validate_phone(phone: str, *, field: str = "phone") -> str:
     """A mainland mobile (``13812345678``, ``+86 138 1234 5678``) or landline with area code
     (``020-12345678``); returns ``13812345678`` or ``020-12345678``, or raises naming the field."""
-    compact = re.sub(r"[\s()]", "", unicodedata.normalize("NFKC", phone))
-    if mobile := _MOBILE.fullmatch(compact.replace("-", "")):
+    compact = re.sub(r"[\s()-]", "", unicodedata.normalize("NFKC", phone))
+    if mobile := _MOBILE.fullmatch(compact):
         return mobile.group(1)
     if landline := _LANDLINE.fullmatch(compact):
         return f"{landline.group(1)}-{landline.group(2)}"

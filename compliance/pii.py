@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from compliance import audit, fieldcrypt, kyb
 from compliance.keys import KeyProvider
+from loan_monitoring.models import Disbursement, FundFlow
 from risk_engine.db import Database
 from risk_engine.errors import InvalidInput
 from risk_engine.parties.models import Dealer, Supplier
@@ -32,10 +33,13 @@ ID_NUMBER_SCOPE = "legal_representative.id_number"
 ACCOUNT_SCOPE = "account_number"
 REENCRYPT_BATCH = 500
 
-# Every encrypted column, by table: what `keys rotate --data` re-encrypts.
+# Every encrypted column, by table: what `keys rotate --data` re-encrypts and `keys status` counts.
+# A table whose column holds fieldcrypt tokens and is missing here keeps needing a retired data key.
 ENCRYPTED_COLUMNS: dict[type, tuple[str, ...]] = {
     Dealer: ("legal_rep_name_enc", "legal_rep_id_number_enc", "legal_rep_phone_enc", "account_number_enc"),
     Supplier: ("account_number_enc",),
+    Disbursement: ("payee_account_enc",),
+    FundFlow: ("from_account_enc", "to_account_enc"),
 }
 
 

@@ -180,8 +180,13 @@ def export_dealer(
     session: Session, keys: KeyProvider, dealer_id: str, principal: Accessor, *, path: str | None = None
 ) -> dict[str, Any]:
     """Everything held about the dealer, personal data decrypted, each section saying how erasure treats
-    it. Logged in the access log (the caller commits)."""
-    dealer = require_dealer(session, dealer_id)
+    it. Logged in the access log, a missing dealer as ``not_found`` before ``NotFound`` (the caller
+    commits)."""
+    dealer = session.get(Dealer, dealer_id)
+    if dealer is None:
+        access_log.log_access(session, principal, "dealer.export", "dealer", dealer_id, outcome="not_found",
+                              path=path)
+        raise NotFound(f"no dealer {dealer_id}")
     access_log.log_access(session, principal, "dealer.export", "dealer", dealer_id,
                           {"fields": _held_fields(dealer)}, path=path)
     erased = dealer.erased_at is not None

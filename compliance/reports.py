@@ -12,7 +12,7 @@ A report is a compact JWS (typ ``decision-report+jws``, Ed25519, ``alg`` ``EdDSA
       "audit": {
         "seq": 42,                      # the audit entry that recorded the decision
         "entry_hash": "<hex>",
-        "entry": {... optional: every column of that entry, so its hash can be recomputed ...},
+        "entry": {... every column of that entry, so its hash can be recomputed ...},
         "leaf_hash": "<hex SHA-256(0x00 ‖ entry_hash bytes)>",
         "inclusion_proof": {"leaf_index": 41, "tree_size": 50, "path": ["<hex>", ...]},
         "checkpoint": {"tree_size": 50, "root_hash": "<hex>", "timestamp": 1764063000000,
@@ -26,11 +26,13 @@ What a bank checks, all against the JWKS only (``verify_decision_report`` does e
 2. ``decision_sha256`` is the hash of ``decision``;
 3. the checkpoint's own signature, and that it says what the report quotes (size, root);
 4. ``leaf_hash`` is the leaf of ``entry_hash``, and the inclusion path leads from it to the signed root;
-5. when ``entry`` is present: it hashes to ``entry_hash`` (the audit chain's rule), and when its payload
-   names ``decision_sha256`` that matches too, binding the decision to that exact audit entry.
+5. ``entry`` (required) hashes to ``entry_hash`` (the audit chain's rule) and its payload's
+   ``decision_sha256`` equals the report's, binding the decision to that exact audit entry. A report without
+   ``entry``, or pointing at an entry that records no or another decision, is refused: otherwise a holder
+   of the signing key could re-issue a rewritten decision "proven" by any unrelated entry of the log.
 
-The decision core should put ``decision_digest(decision)`` into the audit payload of the decision under
-``decision_sha256`` so that step 5 binds; ``build_report_payload`` does not require it.
+The decision core puts ``decision_digest(decision)`` into the audit payload of the decision under
+``decision_sha256`` so that step 5 binds; ``build_report_payload`` does not check it, the verifier does.
 """
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ def build_report_payload(
     entry: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report payload from plain decision data, the decision's audit entry (``seq``, ``entry_hash``,
-    optionally every column as ``entry``), its inclusion proof (as from ``GET /v1/audit/proofs/{seq}``:
+    every column as ``entry``: verifiers require it), its inclusion proof (as from ``GET /v1/audit/proofs/{seq}``:
     ``proof``) and the signed checkpoint it is proven against (``tree_size``, ``root_hash``,
     ``timestamp``, ``kid``, ``jws``)."""
     decision_plain = plain(dict(decision))
@@ -175,9 +177,10 @@ def verify_decision_report(jws: str, jwks: Mapping[str, Any]) -> VerifiedReport:
         raise _fail("inclusion_proof_invalid", f"audit entry {seq} is not proven to be in the signed tree")
     checks.append("inclusion_proof")
 
-    if "entry" in audit_part:
-        _check_entry(audit_part["entry"], seq, entry_hash, payload["decision_sha256"])
-        checks.append("audit_entry")
+    if "entry" not in audit_part:  # without it nothing ties the decision to the audited entry
+        raise _fail("malformed_report", "audit.entry is missing: the decision is not bound to the audit trail")
+    _check_entry(audit_part["entry"], seq, entry_hash, payload["decision_sha256"])
+    checks.append("audit_entry")
     return VerifiedReport(payload, str(header.get("kid")), str(header.get("alg")), tuple(checks))
 
 
@@ -194,8 +197,8 @@ def _check_entry(entry: Any, seq: int, entry_hash: str, digest: str) -> None:
     if entry["seq"] != seq or entry.get("entry_hash") != entry_hash or recomputed != entry_hash:
         raise _fail("entry_hash_mismatch", "the quoted audit entry does not hash to entry_hash")
     bound = entry_payload.get("decision_sha256") if isinstance(entry_payload, dict) else None
-    if bound is not None and bound != digest:
-        raise _fail("decision_digest_mismatch", "the audit entry records another decision")
+    if bound != digest:  # an entry recording no decision binds none: the report could point anywhere
+        raise _fail("decision_digest_mismatch", "the audit entry does not record this decision")
 
 
 # --- issuing (the service behind GET /v1/decisions/{id}/report) -------------------------------------

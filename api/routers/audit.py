@@ -3,16 +3,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.auth import AdminClient
+from api.auth import AdminClient, Authenticator, Principal
 from api.deps import DbSession, Keys
 from api.idempotency import Idempotency
 from compliance import checkpoints
 from compliance.schemas import CheckpointOut, ConsistencyProofOut, InclusionProofOut
 
 router = APIRouter(tags=["audit"])
+# Hashes and signed tree heads only, no tenant data: a bank holding checkpoints from its reports checks that
+# the log it was shown earlier is a prefix of today's (docs/compliance.md §2).
+ConsistencyReader = Annotated[Principal, Depends(Authenticator("bank", "admin"))]
 
 
 @router.get("/.well-known/jwks.json", summary="Public signing keys, retired ones included (no auth)",
@@ -56,7 +59,7 @@ def inclusion_proof(
 @router.get("/v1/audit/consistency", response_model=ConsistencyProofOut,
             summary="Consistency proof: checkpoint `to` (default latest) extends checkpoint `from`")
 def consistency_proof(
-    principal: AdminClient, session: DbSession,
+    principal: ConsistencyReader, session: DbSession,
     from_size: Annotated[int, Query(alias="from", ge=0, description="tree size of the earlier checkpoint")],
     to_size: Annotated[int | None, Query(alias="to", ge=0, description="tree size of the later one")] = None,
 ) -> ConsistencyProofOut:

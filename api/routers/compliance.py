@@ -80,7 +80,11 @@ def list_consents(dealer_id: str, principal: ConsentReader, session: DbSession) 
             summary="Everything held about the dealer, personal data decrypted (admins; logged)")
 def export_dealer(dealer_id: str, principal: AdminClient, session: DbSession, keys: Keys,
                   request: Request) -> dict:
-    body = privacy.export_dealer(session, keys, dealer_id, principal, path=request.url.path)
+    try:
+        body = privacy.export_dealer(session, keys, dealer_id, principal, path=request.url.path)
+    except NotFound:
+        session.commit()  # keep the access-log entry of the refused export
+        raise
     session.commit()
     return body
 

@@ -283,3 +283,43 @@ def test_audit_verify_names_the_first_entry_of_a_truncated_tail(cli_db):
     assert r.exit_code == 1
     out = json.loads(r.stdout.splitlines()[0])
     assert out["first_bad_entry"] == 5 and "truncated" in out["reason"]
+
+
+def test_a_bank_asks_for_a_consistency_proof_between_checkpoints_it_was_shown(client, db, admin):
+    from tests.factories import make_bank
+
+    bank = auth(make_api_key(db, "bank", bank=make_bank(db)))
+    append(db, 3)
+    first = client.post("/v1/audit/checkpoints", headers=admin).json()
+    append(db, 4, start=3)
+    second = client.post("/v1/audit/checkpoints", headers=admin).json()
+    r = client.get(f"/v1/audit/consistency?from={first['tree_size']}", headers=bank)
+    assert r.status_code == 200, r.text
+    assert r.json()["new"] == second
+    assert merkle.verify_consistency(
+        first["tree_size"], second["tree_size"], bytes.fromhex(first["root_hash"]),
+        bytes.fromhex(second["root_hash"]), [bytes.fromhex(p) for p in r.json()["proof"]])
+    platform = auth(make_api_key(db, "platform"))
+    assert client.get(f"/v1/audit/consistency?from={first['tree_size']}", headers=platform).status_code == 403
+
+
+def test_a_later_broken_link_does_not_hide_an_earlier_rewrite_a_checkpoint_exposes(db, settings):
+    keys = FileKeyProvider(settings.keys_dir)
+    append(db, 3)
+    checkpoint(db, keys)
+    append(db, 3, start=3)
+    with db.engine.begin() as conn:  # entry 2 rewritten and every later link recomputed: the chain holds...
+        _rehash(conn, 2, '{"forged":true}')
+        for seq in range(3, 7):
+            prev = conn.execute(text("SELECT entry_hash FROM audit_entry WHERE seq = :s"), {"s": seq - 1}).scalar()
+            conn.execute(text("UPDATE audit_entry SET prev_hash = :p WHERE seq = :s"), {"p": prev, "s": seq})
+            row = conn.execute(text("SELECT payload FROM audit_entry WHERE seq = :s"), {"s": seq}).scalar()
+            _rehash(conn, seq, row)
+    with db.session() as s:
+        assert audit.verify(s).intact
+    with db.engine.begin() as conn:  # ...until a later entry is changed too
+        conn.execute(text("UPDATE audit_entry SET actor = 'mallory' WHERE seq = 5"))
+    report = verify(db, keys)
+    assert not report.intact
+    assert report.problem.checkpoint == 3 and report.problem.seq <= 2, report.problem
+

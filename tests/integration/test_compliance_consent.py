@@ -231,3 +231,8 @@ def test_the_access_log_filters_by_client_subject_and_time(client, db, admin):
     rest = client.get(f"/v1/access-log?limit=2&after={page['next_after']}", headers=admin).json()
     assert len(rest["items"]) == 1 and rest["next_after"] is None
     assert client.get("/v1/access-log", headers=auth(officer_key)).status_code == 403
+
+def test_an_export_of_an_unknown_dealer_is_refused_and_the_attempt_is_logged(client, admin):
+    assert client.get("/v1/dealers/dlr_missing/export", headers=admin).status_code == 404
+    log = client.get("/v1/access-log?subject=dlr_missing", headers=admin).json()["items"]
+    assert [(e["action"], e["outcome"]) for e in log] == [("dealer.export", "not_found")]

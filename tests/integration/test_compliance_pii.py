@@ -258,3 +258,48 @@ def test_keys_rotate_data_reencrypts_every_value_in_audited_batches(tmp_path, mo
     assert runner.invoke(cli.app, ["audit", "verify"]).exit_code == 0
     assert runner.invoke(cli.app, ["keys", "rotate"]).exit_code == 2
     db.dispose()
+
+
+def test_keys_rotate_data_also_reencrypts_disbursement_and_fund_flow_accounts(tmp_path, monkeypatch):
+    """Payee and counterparty accounts of order loans are field tokens too: a rotation that left them
+    under the retired key would report nothing stale while those rows still need the old key."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from loan_monitoring import service as loans
+    from loan_monitoring.models import Disbursement, FundFlow
+    from risk_engine.db import Database
+    from risk_engine.settings import get_settings
+    from tests.loan_factories import loan_world, make_approved_loan
+
+    url, keys_dir = f"sqlite:///{tmp_path / 'cli.db'}", tmp_path / "keys"
+    use_database(monkeypatch, url, keys_dir)
+    assert runner.invoke(cli.app, ["db", "upgrade"]).exit_code == 0
+    db, keys = Database(url), FileKeyProvider(keys_dir)
+    world = loan_world(db, keys)
+    paid_at = datetime.now(UTC) - timedelta(days=10)
+    loan_id = make_approved_loan(db, world.dealer, world.bank, world.order, world.line_id,
+                                 applied_at=paid_at - timedelta(days=1))
+    with db.unit_of_work() as s:
+        loans.report_disbursement(s, keys, get_settings(), loan_id, world.bank.id, reference="D-1",
+                                  amount=Decimal("80000.00"), payee_account=world.supplier_account,
+                                  paid_at=paid_at, actor="test")
+        loans.report_fund_flow(s, keys, get_settings(), loan_id, world.bank.id, kind="supplier_receipt",
+                               reference="F-1", amount=Decimal("80000.00"), occurred_at=paid_at,
+                               from_account="6222000000000009", to_account=world.supplier_account,
+                               actor="test")
+
+    r = runner.invoke(cli.app, ["keys", "rotate", "--data"])
+    assert r.exit_code == 0, r.output
+    new_kid = json.loads(r.stdout.splitlines()[-1])["data_kid"]
+    fresh = FileKeyProvider(keys_dir)
+    with db.session() as s:
+        tokens = [d.payee_account_enc for d in s.query(Disbursement)]
+        tokens += [t for f in s.query(FundFlow) for t in (f.from_account_enc, f.to_account_enc)]
+        assert len(tokens) == 3
+        assert [fieldcrypt.field_key_id(t) for t in tokens] == [new_kid] * 3
+        flow = s.query(FundFlow).one()
+        assert fieldcrypt.decrypt_field(fresh, "loan_fund_flow", "from_account_enc", flow.id,
+                                        flow.from_account_enc) == "6222000000000009"
+        assert pii.stale_values(s, fresh) == 0
+    db.dispose()

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc import jws as joserfc_jws
 from joserfc.jwk import KeySet
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from compliance import audit, checkpoints, reports, signing
@@ -203,3 +204,30 @@ def test_report_verify_cli_accepts_a_jwks_file_or_url_and_refuses_a_tampered_rep
 
     r = runner.invoke(cli.app, ["report", "verify", str(report_file), "--jwks", "http://127.0.0.1:9/none"])
     assert r.exit_code == 2
+
+
+def test_an_insider_cannot_bind_a_rewritten_decision_to_an_audit_entry_that_records_no_decision(db, settings):
+    keys = FileKeyProvider(settings.keys_dir)
+    token = record_decision_and_prove(db, keys)
+    jwks = keys.public_jwks()
+    payload = _payload(token)
+    rewritten = json.loads(json.dumps(payload))
+    rewritten["decision"]["limit"] = "999999.00"
+    rewritten["decision_sha256"] = reports.decision_digest(rewritten["decision"])
+
+    with db.session() as s:  # a genuine entry of the signed log, about something else (payload {})
+        other = s.scalars(select(audit.AuditEntry).where(audit.AuditEntry.action == "other.thing")).first()
+        proof = checkpoints.inclusion_proof(s, other.seq)
+        columns = {k: getattr(other, k) for k in reports.ENTRY_FIELDS}
+    moved = reports.build_report_payload(
+        rewritten["decision"], seq=other.seq, entry_hash=proof["entry_hash"], inclusion_proof=proof["proof"],
+        checkpoint=proof["checkpoint"], issued_at=datetime.now(UTC), entry=columns)
+    with pytest.raises(reports.ReportInvalid) as e:
+        reports.verify_decision_report(_resign(moved, keys), jwks)
+    assert e.value.code == "decision_digest_mismatch"
+
+    unbound = json.loads(json.dumps(moved))
+    del unbound["audit"]["entry"]  # nothing left tying the decision to the audit trail
+    with pytest.raises(reports.ReportInvalid) as e:
+        reports.verify_decision_report(_resign(unbound, keys), jwks)
+    assert e.value.code == "malformed_report"

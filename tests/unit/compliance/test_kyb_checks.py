@@ -19,6 +19,7 @@ from compliance.kyb import (
     screen_business,
     validate_credit_code,
     validate_id_number,
+    validate_phone,
 )
 from risk_engine.errors import InvalidInput
 
@@ -281,3 +282,20 @@ def test_screening_reports_every_failure_at_once():
         ("licence_expires_on", "licence_expired"),
         ("legal_representative_id", "blacklisted"),
     ]
+
+
+# --- phone numbers ---
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("13812345678", "13812345678"),
+    ("+86 138 1234 5678", "13812345678"),
+    ("010 1234 5678", "010-12345678"),  # Beijing: 3-digit area code, 8-digit number
+    ("02012345678", "020-12345678"),  # Guangzhou
+    ("(021)6123-4567", "021-61234567"),
+    ("0755-88888888", "0755-88888888"),  # Shenzhen: 4-digit area code
+    ("07558888888", "0755-8888888"),
+])
+def test_a_phone_number_is_stored_with_its_real_area_code(typed, stored):
+    assert validate_phone(typed) == stored
+
