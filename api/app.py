@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from api import console
 from api.auth import PrincipalCache
 from api.errors import install_error_handlers
-from api.observability import BodySizeLimit, Metrics, RequestObservability
+from api.observability import BodySizeLimit, Metrics, RefuseNulInUrl, RequestObservability
 from api.routers import (
     alerts,
     audit,
@@ -68,5 +68,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     console.install(app)
     # Outermost last: observability sees every request, including those the size limit refuses.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RequestObservability, metrics=app.state.metrics)
     return app

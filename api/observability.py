@@ -109,6 +109,34 @@ class RequestObservability:
             request_id_var.reset(token)
 
 
+class RefuseNulInUrl:
+    """400 for a NUL character in the path or the query: no database column holds one (PostgreSQL refuses
+    it outright), so it would otherwise surface as a 500 from the first lookup by that id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"")
+            where = "path" if "\x00" in scope.get("path", "") else (
+                "query" if b"%00" in query or b"\x00" in query else None)
+            if where is not None:
+                from starlette.requests import Request
+
+                from api.errors import problem_response
+
+                response = problem_response(
+                    400, f"the {where} contains a NUL character (%00)", code="nul_in_url",
+                    errors=[{"field": where, "reason": "must not contain the NUL character (U+0000)",
+                             "type": "nul_in_url"}],
+                    request=Request(scope),
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class BodySizeLimit:
     """413 for bodies over ``max_bytes``, by Content-Length up front or by counting a streamed body."""
 

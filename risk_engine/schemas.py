@@ -2,14 +2,18 @@
 
 Requests are strict about shape: unknown fields are refused (``extra="forbid"``). Money is a
 decimal string in CNY with at most two places (``"125000.00"``); a JSON float is refused because
-it cannot carry an exact amount.
+it cannot carry an exact amount. Values no database column can hold are refused by field, never met
+as a 500 on the way in: text with a NUL character (PostgreSQL refuses it), an instant that leaves
+years 1-9999 once converted to UTC.
 """
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 
 def _exact_decimal(value: Any) -> Any:
@@ -35,8 +39,47 @@ Ratio = Annotated[
 ]
 
 
+def _unstorable(value: Any) -> str | None:
+    """Why no database column can hold ``value`` (a plain value, or a list or dict of them), or None."""
+    if isinstance(value, str):
+        return "must not contain the NUL character (U+0000)" if "\x00" in value else None
+    if isinstance(value, datetime):
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            return "is outside the years 1-9999 once converted to UTC"
+        return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple | set | frozenset):
+        return next((reason for item in value if (reason := _unstorable(item))), None)
+    return None
+
+
+_ALWAYS_STORABLE = frozenset({bool, int, Decimal, date})
+
+
 class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # fields holding raw items that are validated (and refused) one by one later, e.g. a batch's events
+    unchecked_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _storable_values(self) -> Self:
+        # one pass per object, not a validator call per field: a bulk load parses millions of events
+        problems = []
+        for name, value in self.__dict__.items():
+            kind = type(value)
+            if (kind is str and "\x00" not in value) or value is None or kind in _ALWAYS_STORABLE:
+                continue
+            if name in self.unchecked_fields:
+                continue
+            if reason := _unstorable(value):
+                problems.append(InitErrorDetails(type=PydanticCustomError("value_error", reason), loc=(name,),
+                                                 input=value))
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
+        return self
 
 
 class ResponseModel(BaseModel):

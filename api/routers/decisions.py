@@ -6,7 +6,7 @@ The scorer and the feature source come from ``app.state.scorer`` and ``app.state
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -31,9 +31,14 @@ def bank_scope(principal: Principal) -> str | None:
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise InvalidInput("give a time zone (RFC 3339, e.g. 2026-11-25T00:00:00Z)", field=field)
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("outside the years 1-9999 once converted to UTC", field=field) from None
 
 
 @router.post(

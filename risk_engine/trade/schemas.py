@@ -7,7 +7,7 @@ the event (defaults to now; back-filled history carries its own), used for point
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
 
@@ -116,8 +116,9 @@ EVENT_ADAPTER: TypeAdapter[TradeEventIn] = TypeAdapter(TradeEventIn)
 
 
 class EventBatchIn(RequestModel):
+    unchecked_fields: ClassVar[frozenset[str]] = frozenset({"events"})  # each item is checked on its own
     events: Annotated[
-        list[dict], Field(min_length=1, max_length=MAX_EVENTS_PER_CALL,
+        list[Any], Field(min_length=1, max_length=MAX_EVENTS_PER_CALL,
                           description=f"up to {MAX_EVENTS_PER_CALL} typed events; each is validated "
                                       "on its own, so a bad item never sinks the good ones")
     ]

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -127,6 +127,7 @@ class OrderView:
     status: str
     placed_at: datetime
     delivered_at: datetime | None
+    returned: Decimal | None = None  # sum of its returns; fetched for the orders a chunk returns goods of
 
 
 @dataclass
@@ -154,6 +155,7 @@ class Ledger:
         self._fetch_parties(Dealer, self.dealers, {e.dealer for e in events if hasattr(e, "dealer")})
         self._fetch_parties(Supplier, self.suppliers, {e.supplier for e in events if hasattr(e, "supplier")})
         self._fetch_orders({e.order for e in events if hasattr(e, "order")})
+        self._fetch_returned({e.order for e in events if e.type == "return"})
         self._fetch_bills({e.payment_due for e in events if hasattr(e, "payment_due")})
         # One equality and one IN list per kind (per invoice code): SQLite answers a row-value IN
         # (``(kind, external_id) IN (...)``) by scanning the whole index, the split form by seeks.
@@ -199,6 +201,15 @@ class Ledger:
                 self.orders[row.id] = self.orders[row.external_id] = view
         for r in missing:
             self.orders.setdefault(r, None)
+
+    def _fetch_returned(self, refs: set[str]) -> None:
+        views = {v.id: v for v in (self.orders.get(r) for r in refs) if v is not None and v.returned is None}
+        r = m.Return
+        for batch in _batches(list(views), 500):
+            totals = dict(self.session.execute(
+                select(r.order_id, func.sum(r.amount)).where(r.order_id.in_(batch)).group_by(r.order_id)).all())
+            for oid in batch:
+                views[oid].returned = Decimal(totals.get(oid) or 0)
 
     def _fetch_bills(self, refs: set[str]) -> None:
         missing = [r for r in refs if r not in self.bills]
@@ -391,12 +402,18 @@ def _plan_return(ledger: Ledger, e: s.ReturnEvent, recorded_at: datetime) -> Cha
     order = ledger.order(e.order)
     if e.returned_at < order.placed_at:
         raise Rejected("return is before the order was placed", field="returned_at")
-    if e.amount > order.amount:
-        raise Rejected("return exceeds the order amount", field="amount")
+    already = order.returned or Decimal("0")
+    if already + e.amount > order.amount:
+        raise Rejected(f"return exceeds the order amount ({already} of {order.amount} already returned)",
+                       field="amount")
     rid = _ids.new("ret")
     row = dict(id=rid, external_id=e.external_id, order_id=order.id, dealer_id=order.dealer_id, amount=e.amount,
                returned_at=e.returned_at, reason=e.reason, recorded_at=recorded_at)
-    return Changes(rid, inserts=[(m.Return, row)])
+
+    def commit() -> None:
+        order.returned = already + e.amount
+
+    return Changes(rid, inserts=[(m.Return, row)], commit_view=commit)
 
 
 def _plan_related_party(ledger: Ledger, e: s.RelatedPartyEvent, recorded_at: datetime) -> Changes:
@@ -428,8 +445,11 @@ class _Parsed:
 def _parse(items: Iterable[Any], report: IngestReport) -> list[_Parsed]:
     parsed = []
     for index, raw in enumerate(items):
-        kind = raw.get("type") if isinstance(raw, dict) else None
-        ext = raw.get("external_id") if isinstance(raw, dict) else None
+        if not isinstance(raw, dict):
+            report.reject(index, None, None, [{"field": "event", "reason": "an event must be a JSON object"}])
+            continue
+        kind = raw.get("type")
+        ext = raw.get("external_id")
         try:
             event = s.EVENT_ADAPTER.validate_python(raw)
         except ValidationError as exc:

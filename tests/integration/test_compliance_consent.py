@@ -1,4 +1,5 @@
 """Consent gates every use of a dealer's data; export shows everything held; erasure keeps credit records."""
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from compliance import consent
 from compliance.models import AuditEntry, DealerConsent
 from risk_engine.parties.models import Dealer
-from tests.factories import auth, consent_body, dealer_body, make_api_key, make_dealer
+from tests.factories import auth, consent_body, credit_code, dealer_body, make_api_key, make_dealer
 
 NOW = datetime.now(UTC)
 
@@ -110,11 +111,34 @@ def test_revocation_blocks_scoring_from_then_on(client, db, platform):
 
 
 def test_an_expired_consent_no_longer_allows_scoring(db):
+    expires = NOW + timedelta(days=30)
     dealer = make_dealer(db, consent=consent_body(granted_at="2024-01-01T00:00:00Z",
-                                                  expires_at="2025-01-01T00:00:00Z"))
+                                                  expires_at=expires.isoformat()))
     assert require(db, dealer.id, at=datetime(2024, 6, 1, tzinfo=UTC))
+    assert require(db, dealer.id)
     with pytest.raises(consent.ConsentMissing):
-        require(db, dealer.id)
+        require(db, dealer.id, at=expires)
+
+
+def test_a_dealer_whose_consent_has_already_expired_is_not_onboarded(client, db, platform):
+    body = dealer_body(consent=consent_body(granted_at="2024-01-01T00:00:00Z", expires_at="2025-01-01T00:00:00Z"))
+    r = client.post("/v1/dealers", headers=platform, json=body)
+    assert r.status_code == 422
+    assert "body.consent.expires_at" in [e["field"] for e in r.json()["errors"]]
+    with db.session() as s:
+        assert s.query(Dealer).filter_by(credit_code=body["credit_code"]).count() == 0
+
+
+def test_the_onboarding_audit_entry_of_an_individual_business_does_not_keep_its_name(db):
+    """An individual business's name is usually its owner's: erasure replaces it, so the audit trail, which
+    is never rewritten, must not hold it."""
+    person = make_dealer(db, credit_code=credit_code("92440300MA"), name="张三五金店")
+    company = make_dealer(db, name="广州建材有限公司")
+    with db.session() as s:
+        payloads = {e.subject_id: json.loads(e.payload) for e in s.query(AuditEntry).filter_by(
+            action="dealer.onboarded")}
+    assert "name" not in payloads[person.id] and "张三" not in json.dumps(payloads[person.id], ensure_ascii=False)
+    assert payloads[company.id]["name"] == "广州建材有限公司"
 
 
 def test_consents_of_another_dealer_or_a_missing_one_are_404(client, db, platform):
@@ -231,6 +255,7 @@ def test_the_access_log_filters_by_client_subject_and_time(client, db, admin):
     rest = client.get(f"/v1/access-log?limit=2&after={page['next_after']}", headers=admin).json()
     assert len(rest["items"]) == 1 and rest["next_after"] is None
     assert client.get("/v1/access-log", headers=auth(officer_key)).status_code == 403
+
 
 def test_an_export_of_an_unknown_dealer_is_refused_and_the_attempt_is_logged(client, admin):
     assert client.get("/v1/dealers/dlr_missing/export", headers=admin).status_code == 404

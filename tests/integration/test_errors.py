@@ -71,7 +71,32 @@ def test_bad_check_character_names_the_field(client, platform):
     bad = code[:-1] + ("0" if code[-1] != "0" else "1")
     r = client.post("/v1/dealers", headers=platform, json=good_dealer() | {"credit_code": bad})
     assert r.status_code == 422
-    assert r.json()["errors"][0]["field"] == "credit_code"
+    assert r.json()["errors"][0]["field"] == "body.credit_code"
+
+
+def test_a_bad_credit_code_is_named_together_with_every_other_kyb_failure(client, platform):
+    code = credit_code()
+    body = good_dealer() | {"credit_code": code[:-1] + ("0" if code[-1] != "0" else "1"),
+                            "licence_expires_on": "2020-01-01", "account_number": "12"}
+    body["legal_representative"] = body["legal_representative"] | {"phone": "123"}
+    r = client.post("/v1/dealers", headers=platform, json=body)
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {
+        "body.credit_code", "body.licence_expires_on", "body.account_number", "body.legal_representative.phone"}
+
+
+def test_a_supplier_with_a_bad_credit_code_and_a_bad_account_has_both_named(client, platform):
+    code = credit_code()
+    body = {"credit_code": code[:-1] + ("0" if code[-1] != "0" else "1"), "name": "S", "account_number": "12"}
+    r = client.post("/v1/suppliers", headers=platform, json=body)
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"body.credit_code", "body.account_number"}
+
+
+def test_a_dealer_registered_in_the_future_is_refused(client, platform):
+    r = client.post("/v1/dealers", headers=platform, json=good_dealer() | {"registered_on": "2999-01-01"})
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["body.registered_on"]
 
 
 def test_duplicate_dealer_is_409(client, platform):
@@ -131,3 +156,28 @@ def test_unexpected_error_is_500_without_a_stack_trace(db, settings):
     assert r.headers["content-type"].startswith(PROBLEM)
     assert "secret" not in r.text and "Traceback" not in r.text
     assert r.json()["request_id"]
+
+
+def test_text_with_a_nul_character_is_refused_by_field_not_with_a_500(client, platform):
+    r = client.post("/v1/dealers", headers=platform, json=good_dealer() | {"name": "x\u0000y"})
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["body.name"]
+    body = good_dealer()
+    body["legal_representative"] = body["legal_representative"] | {"name": "张\u0000伟"}
+    r = client.post("/v1/dealers", headers=platform, json=body)
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["body.legal_representative.name"]
+
+
+def test_a_nul_character_in_the_path_or_query_is_a_400_problem_not_a_500(client, platform):
+    for url in ("/v1/dealers/dlr%00x", "/v1/dealers/dlr_x/consents?x=%00"):
+        r = client.get(url, headers=platform)
+        assert r.status_code == 400, url
+        assert r.headers["content-type"].startswith(PROBLEM)
+
+
+def test_a_since_out_of_range_in_utc_is_refused_by_name(client, db):
+    admin = auth(make_api_key(db, "admin"))
+    r = client.get("/v1/decisions", params={"since": "0001-01-01T00:00:00+14:00"}, headers=admin)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "since"

@@ -119,3 +119,28 @@ def test_concurrent_retries_act_exactly_once(client, db):
     assert len({r.content for r in results}) == 1
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in results) == 7
     assert count(db, Dealer) == 1
+
+
+def test_concurrent_onboardings_of_one_credit_code_under_different_keys_onboard_it_once(client, db):
+    platform = auth(make_api_key(db, "platform"))
+    body = dealer_body()
+    keys = iter(range(8))
+    results = race(
+        lambda: client.post("/v1/dealers", headers=platform | {"Idempotency-Key": f"k-{next(keys)}"}, json=body),
+        threads=8,
+    )
+    assert sorted(r.status_code for r in results) == [201] + [409] * 7
+    assert count(db, Dealer) == 1
+
+
+def test_a_credit_code_the_unique_index_refuses_answers_409_not_500(client, db, monkeypatch):
+    """What the loser of a race meets on PostgreSQL: both passed the lookup, the index stops the second."""
+    from risk_engine.parties import service
+
+    platform = auth(make_api_key(db, "platform"))
+    body = dealer_body()
+    assert client.post("/v1/dealers", headers=platform, json=body).status_code == 201
+    monkeypatch.setattr(service, "_unique_credit_code", lambda *args: None)
+    r = client.post("/v1/dealers", headers=platform, json=body)
+    assert r.status_code == 409 and r.json()["code"] == "dealer_exists"
+    assert count(db, Dealer) == 1

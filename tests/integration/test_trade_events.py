@@ -126,3 +126,39 @@ def test_business_dates_are_compared_with_the_beijing_date_the_order_was_placed_
     assert [a["external_id"] for a in body["accepted"]] == ["O-late", "I-2", "B-2"]
     rejected = {r["index"]: r["errors"][0]["field"] for r in body["rejected"]}
     assert rejected == {1: "issued_on", 3: "due_on"}
+
+
+def test_an_item_that_is_not_an_object_is_rejected_on_its_own_without_sinking_the_batch(client, db, platform,
+                                                                                         parties):
+    body = post(client, platform, [order("O-1"), "garbage", 7, None, [order("O-2")]])
+    assert [a["external_id"] for a in body["accepted"]] == ["O-1"]
+    assert [r["index"] for r in body["rejected"]] == [1, 2, 3, 4]
+    assert all(r["errors"][0]["reason"] for r in body["rejected"])
+    assert count(db, Order) == 1
+
+
+def test_returns_of_one_order_together_may_not_exceed_its_amount(client, db, platform, parties):
+    def ret(ext, amount):
+        return {"type": "return", "external_id": ext, "order": "O-1", "amount": amount,
+                "returned_at": "2026-03-10T00:00:00Z"}
+
+    post(client, platform, [order("O-1"), ret("R-1", "600.00")])
+    body = post(client, platform, [ret("R-2", "400.00"), ret("R-3", "0.01")])
+    assert [a["external_id"] for a in body["accepted"]] == ["R-2"]
+    assert body["rejected"][0]["errors"][0]["field"] == "amount"
+    assert "already returned" in body["rejected"][0]["errors"][0]["reason"]
+
+
+def test_an_item_the_database_cannot_hold_is_rejected_on_its_own(client, db, platform, parties):
+    body = post(client, platform, [
+        order("O-1"),
+        order("O-2", placed_at="0001-01-01T00:00:00+14:00"),       # before year 1 once in UTC
+        order("O-3", placed_at="9999-12-31T23:59:59-10:00"),       # after year 9999 once in UTC
+        {"type": "return", "external_id": "R-1", "order": "O-1", "amount": "1.00",
+         "returned_at": "2026-03-10T00:00:00Z", "reason": "torn\u0000box"},  # PostgreSQL text refuses NUL
+        order("O-4", dealer="D\u00001"),
+    ])
+    assert [a["external_id"] for a in body["accepted"]] == ["O-1"]
+    assert {r["index"]: r["errors"][0]["field"] for r in body["rejected"]} == {
+        1: "placed_at", 2: "placed_at", 3: "reason", 4: "dealer"}
+    assert count(db, Order) == 1
