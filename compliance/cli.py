@@ -45,16 +45,17 @@ def load_jwks(source: str, *, timeout: float = 10.0) -> dict[str, Any]:
     return document
 
 
-def verification_jwks(source: str | None) -> dict[str, Any]:
-    """The JWKS to check checkpoints with: ``source`` when given, else the local keys' public JWKS,
-    without creating keys where there are none (every checkpoint then fails as signed by an unknown key)."""
+def verification_jwks(source: str | None) -> dict[str, Any] | None:
+    """The JWKS to check checkpoints with: ``source`` when given, else the local keys' public JWKS; None
+    when there are no local signing keys (none are created here). A caller must not read checkpoints
+    that then fail as "signed by an unknown key" as tampering: the keys directory may just be wrong."""
     if source is not None:
         return load_jwks(source)
     from compliance.keys import SIGNING_KEYS_FILE
 
     keys = key_provider()
     if not (keys.keys_dir / SIGNING_KEYS_FILE).exists():
-        return {"keys": []}
+        return None
     return keys.public_jwks()
 
 

@@ -95,14 +95,18 @@ def audit_verify(
     """Check the whole audit trail: the hash chain, the Merkle tree and every signed checkpoint.
     Exit 0 when intact, 1 naming the first bad entry (or checkpoint)."""
     from compliance import checkpoints
-    from compliance.cli import verification_jwks
+    from compliance.cli import key_provider, verification_jwks
 
     try:
         keyset = verification_jwks(jwks)
     except ValueError as exc:
         _fail(str(exc), code=2)
-    with get_database().unit_of_work() as session:
-        report = checkpoints.verify_trail(session, keyset)
+    with get_database().snapshot() as session:  # a checkpoint signed meanwhile is not a truncated tail
+        report = checkpoints.verify_trail(session, keyset or {"keys": []})
+    if keyset is None and report.checkpoints:
+        _fail(f"cannot check the signatures of {report.checkpoints} checkpoints: no signing keys in "
+              f"{key_provider().keys_dir.resolve()} (RISK_KEYS_DIR); point it at the engine's keys or pass "
+              "--jwks with the published key set", code=2)
     if report.intact:
         typer.echo(json.dumps({"status": "intact", "entries": report.entries, "head_hash": report.head_hash,
                                "root_hash": report.root_hash, "checkpoints": report.checkpoints}))

@@ -316,6 +316,21 @@ class Database:
         with session_scope(self.sessions) as session:
             yield session
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """One consistent view of the database for a long read (verifying the audit trail), writing nothing.
+        PostgreSQL: a ``REPEATABLE READ`` transaction (at ``READ COMMITTED`` each statement sees what has
+        committed by then, so rows read late would be newer than rows read early). SQLite: the reader's
+        deferred transaction, which in WAL mode holds its snapshot without blocking any writer."""
+        session = self.reader()
+        try:
+            if self.dialect == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self._readers is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from api.console import charts, formatting
 from api.console.i18n import Translator
+from loan_monitoring.dates import business_date
 
 ADDITIVITY_TOLERANCE = 1e-6
 
@@ -152,10 +153,12 @@ def month_labels(today: date, months: int) -> list[str]:
 
 
 def monthly_purchases(orders: Iterable[tuple[datetime, Decimal]], labels: Sequence[str]) -> list[Decimal]:
-    """Order amounts summed by the month they were placed in (UTC), one figure per label."""
+    """Order amounts summed by the Beijing month they were placed in (the platform's business month, as
+    the engine's features count it), one figure per label."""
     totals = dict.fromkeys(labels, Decimal("0.00"))
     for placed_at, amount in orders:
-        key = f"{placed_at.year:04d}-{placed_at.month:02d}"
+        placed_on = business_date(placed_at)
+        key = f"{placed_on.year:04d}-{placed_on.month:02d}"
         if key in totals:
             totals[key] += amount
     return [totals[label] for label in labels]

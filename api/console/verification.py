@@ -5,10 +5,9 @@ checkpoint: on the demo data that is seconds, far beyond a page's budget, so the
 it. One verification runs at a time per process, in a thread; the page shows the latest finished result
 with its time and starts a new run when that result is more than a minute old (or when an officer asks).
 
-The run reads one consistent snapshot. On PostgreSQL that is an ordinary transaction. On SQLite the
-engine's own sessions begin with ``BEGIN IMMEDIATE`` and would hold the write lock for the whole run, so
-the verifier reads through its own read-only connection with a deferred ``BEGIN``: in WAL mode that
-snapshot blocks no writer.
+The run reads one consistent snapshot (``Database.snapshot``): a ``REPEATABLE READ`` transaction on
+PostgreSQL, so a checkpoint signed during the scan is not read beside the entries scanned before it; on
+SQLite a deferred read transaction, which in WAL mode blocks no writer.
 """
 
 from __future__ import annotations
@@ -16,14 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session
 
 from compliance import checkpoints
 from risk_engine.db import Database, utcnow
@@ -58,7 +53,6 @@ class TrailVerifier:
         self._lock = threading.Lock()
         self._latest: Verification | None = None
         self._thread: threading.Thread | None = None
-        self._reader: Engine | None = None
 
     @property
     def latest(self) -> Verification | None:
@@ -87,15 +81,11 @@ class TrailVerifier:
             thread.join(timeout)
         return self._latest
 
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.dispose()
-
     def _run(self) -> None:
         started_at, started = self._clock(), time.perf_counter()
         report, error = None, None
         try:
-            with self._snapshot() as session:
+            with self._database.snapshot() as session:
                 report = checkpoints.verify_trail(session, self._jwks())
         except Exception as exc:  # the page must say the run failed, not that the trail is intact
             log.exception("audit trail verification failed to run")
@@ -104,30 +94,3 @@ class TrailVerifier:
             started_at, self._clock(), (time.perf_counter() - started) * 1000, report, error
         )
 
-    @contextmanager
-    def _snapshot(self) -> Iterator[Session]:
-        if self._database.dialect != "sqlite":
-            session = self._database.session()
-        else:
-            session = Session(bind=self._sqlite_reader())
-        try:
-            yield session
-        finally:
-            session.rollback()
-            session.close()
-
-    def _sqlite_reader(self) -> Engine:
-        if self._reader is None:
-            reader = create_engine(self._database.url, connect_args={"check_same_thread": False})
-
-            @event.listens_for(reader, "connect")
-            def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-                dbapi_connection.isolation_level = None  # we say BEGIN ourselves
-                dbapi_connection.execute("PRAGMA query_only=ON")
-
-            @event.listens_for(reader, "begin")
-            def _on_begin(connection: Any) -> None:
-                connection.exec_driver_sql("BEGIN")  # deferred: a read snapshot, no write lock
-
-            self._reader = reader
-        return self._reader

@@ -323,3 +323,17 @@ def test_a_later_broken_link_does_not_hide_an_earlier_rewrite_a_checkpoint_expos
     assert not report.intact
     assert report.problem.checkpoint == 3 and report.problem.seq <= 2, report.problem
 
+
+def test_audit_verify_without_the_signing_keys_says_so_and_does_not_cry_tampering(cli_db, tmp_path, monkeypatch):
+    """A wrong RISK_KEYS_DIR (or working directory) must not read as a tampered trail: exit 2, naming it."""
+    from risk_engine.settings import get_settings
+
+    db, keys = cli_db
+    append(db, 3)
+    checkpoint(db, keys)
+    monkeypatch.setenv("RISK_KEYS_DIR", str(tmp_path / "elsewhere"))
+    get_settings.cache_clear()
+    r = runner.invoke(cli.app, ["audit", "verify"])
+    assert r.exit_code == 2
+    assert "no signing keys" in r.stderr and "elsewhere" in r.stderr and "broken" not in r.stdout
+    assert not (tmp_path / "elsewhere").exists()  # nothing created there

@@ -57,3 +57,22 @@ def test_only_an_admin_signs_a_checkpoint_from_the_console(client, db):
     response = client.post("/console/audit/checkpoints", data={"csrf_token": csrf_of(page.text)})
     assert response.status_code == 403
     assert "Only an admin" in response.text
+
+
+def test_a_checkpoint_signed_while_the_trail_is_read_is_no_false_alarm(client, db, monkeypatch):
+    from compliance import audit, checkpoints
+
+    log_in(client, make_api_key(db, "admin"), "/console/audit")
+    scan = audit.iter_chain
+
+    def scan_then_grow(session, *args, **kwargs):
+        yield from scan(session, *args, **kwargs)
+        monkeypatch.setattr(audit, "iter_chain", scan)
+        make_api_key(db, "platform")  # meanwhile: one more entry, and a checkpoint over it
+        with db.unit_of_work() as other:
+            checkpoints.create_checkpoint(other, client.app.state.keys)
+
+    monkeypatch.setattr(audit, "iter_chain", scan_then_grow)
+    client.app.state.console_verifier.refresh(force=True)
+    verification = client.app.state.console_verifier.wait()
+    assert verification.error is None and verification.intact, verification.report

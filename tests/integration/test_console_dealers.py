@@ -89,3 +89,12 @@ def test_the_search_box_opens_a_dealer_by_credit_code_or_lists_name_matches(clie
     assert "Riverside Trading Co." in listing.text and "Riverside Foods Ltd." in listing.text
     assert "No dealer matches" in client.get("/console/dealers", params={"id": "zzz%"}).text
     assert client.get("/console/dealers/dlr_missing").status_code == 404
+
+
+def test_an_unpaid_bill_is_late_by_the_beijing_date(client, db):
+    client.app.state.clock = lambda: datetime(2026, 11, 20, 20, 0, tzinfo=UTC)  # 21 November in Beijing
+    dealer, supplier = make_dealer(db), make_supplier(db)
+    trade(db, dealer, supplier)
+    log_in(client, make_api_key(db, "risk_officer"))
+    html = client.get(f"/console/dealers/{dealer.id}").text
+    assert '<td class="num">11.0</td><td class="num">11</td>' in html  # due 10 November, unpaid

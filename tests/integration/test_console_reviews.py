@@ -3,6 +3,7 @@ entries as the API; maker-checker holds; errors come back as sentences on the pa
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -191,3 +192,27 @@ def test_an_override_above_the_threshold_needs_a_second_officer_never_the_maker(
     assert audit_actions(db, cid)[-1][1] == checker and audit_actions(db, cid)[-2][1] == maker
     with db.session() as s:
         assert ledger.find_line(s, decision["dealer_id"], decision["bank_id"]).limit == D("1200000.00")
+
+
+def test_the_queue_sorts_across_statuses_not_status_by_status(wired, db, features):
+    first, second, third = (referred(wired, db, features) for _ in range(3))
+    cases = [case_id(db, d["id"]) for d in (first, second, third)]
+    key, actor = officer(db, "Officer Wang")
+    with db.session() as s:  # the oldest is assigned, the newest has the largest proposed limit
+        for i, cid in enumerate(cases):
+            case = s.get(ReviewCase, cid)
+            case.opened_at = case.opened_at.replace(year=2020, month=1, day=1 + i)
+            case.proposed_limit = D("100000.00") * (i + 1)
+        s.get(ReviewCase, cases[0]).status = "assigned"
+        s.get(ReviewCase, cases[0]).assignee = actor
+        s.commit()
+    log_in(wired, key)
+
+    def queue(sort: str) -> list[str]:
+        html = wired.get("/console/reviews", params={"sort": sort}).text
+        return [c for c in re.findall(r'data-case="([^"]+)"', html) if c in cases]
+
+    assert queue("opened_at") == cases
+    assert queue("-opened_at") == cases[::-1]
+    assert queue("-proposed_limit") == cases[::-1]
+    assert queue("proposed_limit") == cases

@@ -105,7 +105,7 @@ def test_monthly_series_sum_purchases_and_measure_delays_by_month():
     labels = presenters.month_labels(date(2026, 2, 10), 3)
     assert labels == ["2025-12", "2026-01", "2026-02"]
     orders = [
-        (datetime(2025, 12, 31, 23, tzinfo=UTC), Decimal("10.50")),
+        (datetime(2025, 12, 31, 15, 59, tzinfo=UTC), Decimal("10.50")),  # 23:59 in Beijing
         (datetime(2026, 2, 1, tzinfo=UTC), Decimal("5.00")),
         (datetime(2026, 2, 3, tzinfo=UTC), Decimal("5.25")),
         (datetime(2025, 11, 3, tzinfo=UTC), Decimal("99.00")),
@@ -123,3 +123,13 @@ def test_monthly_series_sum_purchases_and_measure_delays_by_month():
     ]
     average, longest = presenters.monthly_delays(bills, labels, date(2026, 2, 10))
     assert average == [None, 5.0, 9.0] and longest == [None, 10, 9]
+
+
+def test_purchases_count_in_the_beijing_month_the_order_was_placed_in():
+    labels = ["2025-12", "2026-01"]
+    new_year_morning = datetime(2025, 12, 31, 23, tzinfo=UTC)  # 2026-01-01 07:00 in Beijing
+    assert presenters.monthly_purchases([(new_year_morning, Decimal("10.50"))], labels) == [
+        Decimal("0.00"),
+        Decimal("10.50"),
+    ]
+    assert presenters.business_date(new_year_morning) == date(2026, 1, 1)

@@ -46,13 +46,14 @@ def dealer_page(dealer_id: str, request: Request, officer: ConsoleOfficer, sessi
     if dealer is None:
         return friendly_error(request, officer, 404, t("dealer.not_found", id=dealer_id))
     now = clock(request)()
-    labels = presenters.month_labels(now.date(), HISTORY_MONTHS)
+    today = presenters.business_date(now)  # the Beijing date: due dates and business months are Beijing's
+    labels = presenters.month_labels(today, HISTORY_MONTHS)
     since = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(
         days=31 * (HISTORY_MONTHS - 1)
     )
     purchases = presenters.monthly_purchases(queries.dealer_orders(session, dealer.id, since), labels)
     average, longest = presenters.monthly_delays(
-        queries.dealer_bills(session, dealer.id, since.date()), labels, now.date()
+        queries.dealer_bills(session, dealer.id, since.date()), labels, today
     )
     lines = ledger.lines_of_dealer(session, dealer.id)
     decisions = list(reversed(service.list_decisions(session, dealer_id=dealer.id, limit=1000)))

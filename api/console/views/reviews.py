@@ -58,6 +58,10 @@ def review_queue(
             limit=QUEUE_LIMIT,
         )
     ]
+    if len(wanted) > 1:  # one query per status: put the cases back in the order asked for, across statuses
+        field = sort.removeprefix("-")
+        cases.sort(key=lambda c: _sort_key(getattr(c, field), c.id), reverse=sort.startswith("-"))
+        cases = cases[:QUEUE_LIMIT]
     rows = queries.review_rows(session, cases)
     return render(
         request,
@@ -170,6 +174,11 @@ def second_approval(
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _sort_key(value: Any, case_id: str) -> tuple:
+    """A missing value sorts first, as SQLite orders NULL."""
+    return (value is not None, value if value is not None else 0, case_id)
 
 
 def _amount(text: str) -> str:
