@@ -82,6 +82,11 @@ def list_decisions(
     principal: BankOrOfficerClient,
     session: DbSession,
     since: Annotated[datetime | None, Query(description="RFC 3339; decisions made at or after")] = None,
+    after_seq: Annotated[
+        int | None,
+        Query(ge=0, description="the `audit_seq` of the last decision read: the decisions committed after it, "
+              "in commit order (a polling cursor that misses none)"),
+    ] = None,
     dealer_id: Annotated[str | None, Query(max_length=32)] = None,
     kind: Annotated[str | None, Query(pattern="^(credit_limit|order_loan)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -89,6 +94,7 @@ def list_decisions(
     decisions = service.list_decisions(
         session,
         since=_aware(since, "since"),
+        after_seq=after_seq,
         bank_id=bank_scope(principal),
         dealer_id=dealer_id,
         kind=kind,

@@ -36,6 +36,8 @@ class Decision(Base):
         Index("ix_decision_bank_decided", "bank_id", "decided_at"),
         Index("ix_decision_kind_decided", "kind", "decided_at"),
         Index("ix_decision_dealer_decided", "dealer_id", "decided_at"),
+        # the banks' polling cursor: audit sequence numbers are handed out in commit order
+        Index("ix_decision_bank_audit_seq", "bank_id", "audit_seq"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -16,7 +16,7 @@ Reason = Annotated[
 
 
 class CreditLimitRequestIn(RequestModel):
-    dealer_id: str = Field(min_length=1, max_length=32)
+    dealer_id: str = Field(min_length=1, max_length=64, description="the engine's dealer id, or the platform's own")
     bank_id: str = Field(min_length=1, max_length=32)
     requested_amount: PositiveMoney | None = Field(
         default=None, description="the limit the dealer asks for; never exceeded"

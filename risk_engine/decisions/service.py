@@ -191,10 +191,12 @@ def decide_credit_limit(
 
 
 _DEALERS, _BANKS = Dealer.__table__, Bank.__table__
-_DEALER = select(
+_DEALER = select(  # by the engine's id or the platform's own (external) id, as order loans and events
     _DEALERS.c.id, _DEALERS.c.credit_code, _DEALERS.c.registered_on, _DEALERS.c.licence_expires_on,
     _DEALERS.c.guarantor_id,
-).where(_DEALERS.c.id == bindparam("id"))
+).where(or_(_DEALERS.c.id == bindparam("id"), _DEALERS.c.external_id == bindparam("id")))
+# an engine id wins over another dealer's external id that happens to spell it
+_DEALER = _DEALER.order_by((_DEALERS.c.id == bindparam("id")).desc()).limit(1)
 _BANK = select(_BANKS.c.id, _BANKS.c.max_line_amount).where(_BANKS.c.id == bindparam("id"))
 
 
@@ -612,15 +614,24 @@ def list_decisions(
     session: Session,
     *,
     since: datetime | None = None,
+    after_seq: int | None = None,
     bank_id: str | None = None,
     dealer_id: str | None = None,
     kind: str | None = None,
     limit: int = 100,
 ) -> list[Decision]:
-    """Decisions in the order they were made (oldest first from ``since``), at most ``limit``."""
+    """Decisions in the order they were made (oldest first from ``since``), at most ``limit``.
+
+    ``after_seq``: the decisions whose audit entry comes after that sequence number, in audit order,
+    which is commit order (the audit chain's lock is held from a decision's entry to its commit). A
+    bank polls with the ``audit_seq`` of the last decision it read and misses none: ``decided_at`` is
+    taken before the decision waits for its locks, so one made later may carry an earlier time."""
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000", field="limit")
-    statement = select(Decision).order_by(Decision.decided_at, Decision.id).limit(limit)
+    if after_seq is None:
+        statement = select(Decision).order_by(Decision.decided_at, Decision.id)
+    else:
+        statement = select(Decision).where(Decision.audit_seq > after_seq).order_by(Decision.audit_seq)
     if since is not None:
         statement = statement.where(Decision.decided_at >= since)
     for column, value in (
@@ -630,7 +641,7 @@ def list_decisions(
     ):
         if value is not None:
             statement = statement.where(column == value)
-    return list(session.scalars(statement))
+    return list(session.scalars(statement.limit(limit)))
 
 
 # --------------------------------------------------------------------------- simulation

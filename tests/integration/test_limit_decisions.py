@@ -606,3 +606,43 @@ def test_concurrent_decisions_at_one_bank_on_sqlite_share_its_quota_exactly(sqli
     decisions, bank_id = decide_concurrently(db, features, dealers=12, quota="1500000.00")
     assert_the_quota_is_shared_exactly(db, decisions, bank_id, "1500000.00")
 
+
+def test_a_bank_polling_by_audit_seq_misses_no_decision_that_committed_late(wired, db, features):
+    """``decided_at`` is read before a decision waits for its locks, so a decision can commit after one
+    stamped later: polling ``since`` the last time read skips it, the ``after_seq`` cursor does not."""
+    bank, other_bank = make_bank(db), make_bank(db)
+    first_dealer, late_dealer = make_dealer(db), make_dealer(db)
+
+    def decide_at(dealer, bank, at):
+        with db.unit_of_work() as s:
+            return service.decide_credit_limit(
+                s, CreditLimitRequestIn(dealer_id=dealer.id, bank_id=bank.id), scorer=tiny_xgb_scorer(),
+                features=features, clock=lambda: at, actor="platform:test",
+            )
+
+    first = decide_at(first_dealer, bank, NOW + timedelta(seconds=5))
+    decide_at(first_dealer, other_bank, NOW + timedelta(seconds=6))
+    late = decide_at(late_dealer, bank, NOW)  # stamped before `first`, committed after it
+    bank_key = auth(make_api_key(db, "bank", bank=bank))
+
+    since = wired.get("/v1/decisions", params={"since": "2026-11-25T10:00:05Z"}, headers=bank_key).json()
+    assert [d["id"] for d in since] == [first.id]  # the time cursor skips `late`
+    page = wired.get("/v1/decisions", params={"after_seq": 0, "limit": 1}, headers=bank_key).json()
+    assert [d["id"] for d in page] == [first.id]
+    page = wired.get("/v1/decisions", params={"after_seq": page[-1]["audit_seq"]}, headers=bank_key).json()
+    assert [d["id"] for d in page] == [late.id]  # the other bank's decision in between is not shown
+    assert wired.get("/v1/decisions", params={"after_seq": late.audit_seq}, headers=bank_key).json() == []
+    r = wired.get("/v1/decisions", params={"after_seq": -1}, headers=bank_key)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.after_seq"
+
+
+def test_the_platform_may_name_the_dealer_by_its_own_id(wired, db, features):
+    bank, dealer = make_bank(db), make_dealer(db, external_id="D-88")
+    make_dealer(db, external_id=dealer.id)  # another dealer whose platform id spells the first's engine id
+    platform = auth(make_api_key(db, "platform"))
+    by_platform_id = wired.post("/v1/credit-limit-requests", json={"dealer_id": "D-88", "bank_id": bank.id},
+                                headers=platform)
+    assert by_platform_id.status_code == 201 and by_platform_id.json()["dealer_id"] == dealer.id
+    by_engine_id = wired.post("/v1/credit-limit-requests", json={"dealer_id": dealer.id, "bank_id": bank.id},
+                              headers=platform)
+    assert by_engine_id.json()["dealer_id"] == dealer.id  # the engine's id wins
