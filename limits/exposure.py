@@ -3,7 +3,8 @@
 A guarantor covering a dealer at ``coverage_ratio`` stands behind that share of the dealer's line limits
 (a limit can be drawn at any time, so the guarantee follows the limit, not today's drawings). Its
 regulatory capacity (``limits.guarantees``) is measured over that book, with the ratios stored on the
-guarantor row (leverage 10× or 15×, one client 10 %, with related parties 15 %).
+guarantor row (leverage 10× or 15×, one client 10 %, with related parties 15 %) and none at all for a
+dealer whose credit code is among the guarantor's ``controlling_parties`` (binding ``controlling_party``).
 """
 
 from __future__ import annotations
@@ -63,13 +64,25 @@ def related_dealers(session: Session, dealer_id: str) -> list[str]:
     return list(session.scalars(select(Dealer.id).where(or_(*ties), Dealer.id != dealer_id).order_by(Dealer.id)))
 
 
+def controlling_dealers(session: Session, guarantor: Guarantor) -> frozenset[str]:
+    """The dealers whose credit code the guarantor lists among its controlling shareholders and actual
+    controllers: it may guarantee them nothing (融资担保公司监督管理条例 Art. 17)."""
+    if not guarantor.controlling_parties:
+        return frozenset()
+    return frozenset(session.scalars(
+        select(Dealer.id).where(Dealer.credit_code.in_(guarantor.controlling_parties))))
+
+
 def capacity_for(
     session: Session, guarantor: Guarantor, dealer_id: str, *, excluding_line: str | None = None
 ) -> GuaranteeCapacity:
     """The guarantor's regulatory capacity for the dealer over its whole book; with ``excluding_line``, over
     the book without that line's own guarantee (how much that line may carry in all)."""
     terms = GuarantorTerms(
-        guarantor.id, guarantor.net_assets, serves_small_micro=guarantor.serves_small_firms
+        guarantor.id,
+        guarantor.net_assets,
+        serves_small_micro=guarantor.serves_small_firms,
+        controlling_parties=controlling_dealers(session, guarantor),
     )
     regulation = GuaranteeRegulation(
         leverage_multiple=guarantor.leverage_cap,

@@ -14,7 +14,7 @@ from risk_engine.decisions import reviews, service
 from risk_engine.decisions.schemas import ReviewResolutionIn, SecondApprovalIn
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
-Status = Literal["open", "assigned", "awaiting_second_approval", "resolved"]
+Status = Literal["open", "assigned", "awaiting_second_approval", "resolved", "superseded"]
 Sort = Literal["opened_at", "-opened_at", "proposed_limit", "-proposed_limit"]
 
 
@@ -22,7 +22,12 @@ def _clock(request: Request):  # noqa: ANN202
     return getattr(request.app.state, "clock", utcnow)
 
 
-@router.get("", summary="Review cases: filter by status, bank or assignee (`me` for yourself), sorted")
+@router.get(
+    "",
+    summary="Review cases: filter by status, bank or assignee (`me` for yourself), sorted",
+    description="`superseded`: closed by a newer credit-limit decision for the same dealer and bank, which "
+    "`superseded_by` names.",
+)
 def list_reviews(
     principal: OfficerClient,
     session: DbSession,
@@ -65,7 +70,10 @@ def assign_to_me(
     "/{case_id}/resolution",
     summary="Resolve: approve, decline or adjust the limit, with a reason",
     description="An override granting a limit above RISK_OVERRIDE_SECOND_APPROVAL_ABOVE (and above the "
-    "line's current limit) waits for a second officer: status `awaiting_second_approval`.",
+    "line's current limit) waits for a second officer: status `awaiting_second_approval`. A case closed by "
+    "a newer credit-limit decision for the dealer and bank (status `superseded`, `superseded_by`) answers "
+    "409 `case_superseded`; an override beyond a hard limit answers 409 `above_product_cap`, "
+    "`guarantor_over_capacity` or `guarantee_expired`.",
 )
 def resolve(
     case_id: str,

@@ -7,7 +7,9 @@ and digest, every rule's result, the explanation, and the audit entry that recor
 
 A referred decision opens a ``review_case``: ``open → assigned → resolved``, or ``assigned →
 awaiting_second_approval → resolved`` when the override raises exposure above the second-approval
-threshold (the checker is never the maker; a CHECK constraint holds that too).
+threshold (the checker is never the maker; a CHECK constraint holds that too). A newer credit-limit
+decision for the same dealer and bank closes every credit-limit case still active (open, assigned or
+awaiting a second approval) as ``superseded``, naming that decision: its limit and grade are out of date.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from risk_engine.db import Base, Money, UTCDateTime, utcnow
 
 DECISION_KINDS = ("credit_limit", "order_loan")
 OUTCOMES = ("approve", "refer", "decline")
-REVIEW_STATUSES = ("open", "assigned", "awaiting_second_approval", "resolved")
+REVIEW_STATUSES = ("open", "assigned", "awaiting_second_approval", "resolved", "superseded")
+ACTIVE_REVIEW_STATUSES = ("open", "assigned", "awaiting_second_approval")  # not yet closed
 RESOLUTIONS = ("approve", "decline", "adjust")
 
 
@@ -81,7 +84,8 @@ class ReviewCase(Base):
     __tablename__ = "review_case"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('open', 'assigned', 'awaiting_second_approval', 'resolved')", name="status_known"
+            "status IN ('open', 'assigned', 'awaiting_second_approval', 'resolved', 'superseded')",
+            name="status_known",
         ),
         CheckConstraint(
             "resolution IS NULL OR resolution IN ('approve', 'decline', 'adjust')", name="resolution_known"
@@ -93,8 +97,12 @@ class ReviewCase(Base):
             "status <> 'resolved' OR (resolution IS NOT NULL AND reason IS NOT NULL)",
             name="resolved_with_reason",
         ),
+        CheckConstraint(
+            "status <> 'superseded' OR superseded_by IS NOT NULL", name="superseded_names_decision"
+        ),
         Index("ix_review_case_status_opened", "status", "opened_at"),
         Index("ix_review_case_bank_status", "bank_id", "status"),
+        Index("ix_review_case_dealer_bank_status", "dealer_id", "bank_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -123,3 +131,6 @@ class ReviewCase(Base):
     second_approver: Mapped[str | None] = mapped_column(String(128), nullable=True)
     second_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     line_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    superseded_by: Mapped[str | None] = mapped_column(
+        ForeignKey("decision.id"), nullable=True, doc="the newer credit-limit decision that closed the case"
+    )

@@ -13,13 +13,22 @@ above the threshold)        awaiting_second_approval
 second_approval approve     awaiting → resolved            another officer: the checker (403
                                                            ``maker_checker`` for the maker)
 second_approval reject      awaiting → assigned            the checker; the case goes back to the maker
+a newer credit-limit        open/assigned/awaiting →       ``decisions.service.decide_credit_limit``
+decision (dealer and bank)  superseded                     (``superseded_by`` names it)
 =========================== ============================== =========================================
+
+A superseded case is closed: its proposal is out of date, and assigning, resolving or approving it answers
+409 ``case_superseded``; the newer decision (approved, declined or referred in a case of its own) stands.
+A credit-limit approval takes the ledger's first locks (guarantor, bank quota) before the case's, in the
+order a decision takes them before it locks the cases it supersedes: neither waits on the other in a cycle.
 
 An override "raises exposure above the threshold" when the limit it grants is above
 ``RISK_OVERRIDE_SECOND_APPROVAL_ABOVE`` and above the line's current limit. Approving creates or adjusts
 the credit line through the ledger (an officer may cut a line below its exposure: that is deliberate).
 Overrides never break the hard limits: the bank product's cap, the bank's quota (the ledger refuses) and
-the guarantor's regulatory capacity. Every step is audited in the caller's transaction.
+the guarantor's regulatory capacity; and, as the engine, no limit at all once the dealer's guarantee has
+expired (409 ``guarantee_expired``: an expired guarantee backs nothing, the engine declines). Every step is
+audited in the caller's transaction.
 
 An order-loan referral (``decision.kind == "order_loan"``) is approved or declined, not adjusted; the
 verdict is carried out by ``loan_monitoring.applications.resolve_referral`` (approval reserves the loan
@@ -112,11 +121,13 @@ def case_view(case: ReviewCase) -> dict[str, Any]:
         "second_approver": case.second_approver,
         "second_approved_at": case.second_approved_at,
         "line_id": case.line_id,
+        "superseded_by": case.superseded_by,
     }
 
 
 def assign_to(session: Session, case_id: str, *, officer: str, clock: Clock = utcnow) -> ReviewCase:
     case = _lock(session, case_id)
+    _require_not_superseded(case)
     if case.status == "assigned" and case.assignee == officer:
         return case
     if case.status == "assigned":
@@ -150,7 +161,8 @@ def resolve(
 ) -> ReviewCase:
     """Decline, approve the proposed limit, or adjust it. Above the threshold the override waits for a
     second officer."""
-    case = _lock(session, case_id)
+    case = _lock(session, case_id, for_ledger=resolution in ("approve", "adjust"))
+    _require_not_superseded(case)
     if case.status not in ("open", "assigned"):
         raise IllegalTransition(f"a case that is {case.status} cannot be resolved", field="status")
     if case.status == "assigned" and case.assignee != officer:
@@ -234,7 +246,8 @@ def second_approval(
     clock: Clock = utcnow,
 ) -> ReviewCase:
     """The checker confirms the maker's override (it takes effect) or sends it back to the maker."""
-    case = _lock(session, case_id)
+    case = _lock(session, case_id, for_ledger=approve)
+    _require_not_superseded(case)
     if case.status != "awaiting_second_approval":
         raise IllegalTransition(f"the case is {case.status}, not awaiting a second approval", field="status")
     if case.proposed_by == officer:
@@ -294,7 +307,12 @@ def second_approval(
 # --------------------------------------------------------------------------- machinery
 
 
-def _lock(session: Session, case_id: str) -> ReviewCase:
+def _lock(session: Session, case_id: str, *, for_ledger: bool = False) -> ReviewCase:
+    """Lock the case. ``for_ledger``: the step may change a credit line, so first take the locks a
+    credit-limit decision takes before it locks the cases it supersedes (guarantor, then bank quota): the
+    step then waits for such a decision to finish (and finds its case superseded), never the reverse."""
+    if for_ledger:
+        _lock_ledger_first(session, case_id)
     case = session.scalars(
         select(ReviewCase)
         .where(ReviewCase.id == case_id)
@@ -304,6 +322,28 @@ def _lock(session: Session, case_id: str) -> ReviewCase:
     if case is None:
         raise NotFound(f"no review case {case_id}")
     return case
+
+
+def _lock_ledger_first(session: Session, case_id: str) -> None:
+    case = session.get(ReviewCase, case_id)
+    if case is None:
+        raise NotFound(f"no review case {case_id}")
+    if session.scalar(select(Decision.kind).where(Decision.id == case.decision_id)) != "credit_limit":
+        return  # an order-loan case: the loan domain takes its own locks; no decision supersedes it
+    guarantor_id = session.scalar(select(Dealer.guarantor_id).where(Dealer.id == case.dealer_id))
+    if guarantor_id is not None:
+        exposure.lock_guarantor(session, guarantor_id)
+    ledger.lock_bank_quota(session, case.bank_id)
+
+
+def _require_not_superseded(case: ReviewCase) -> None:
+    if case.status == "superseded":
+        raise IllegalTransition(
+            f"the case was superseded by the newer decision {case.superseded_by}; its proposal is out of date",
+            field="status",
+            code="case_superseded",
+            extra={"superseded_by": case.superseded_by},
+        )
 
 
 def _reason(reason: str) -> str:
@@ -393,7 +433,16 @@ def _require_guarantor_capacity(
     support, capacity = exposure.guarantee_support(
         session, guarantor, dealer_id, line, committed_amount=None, today=now.date()
     )
-    if support is None or capacity is None:
+    if support is None:  # no guarantor
+        return
+    if capacity is None:  # the guarantee has expired: it backs nothing, so the engine's limit is 0 (decline)
+        if limit > 0:
+            raise Conflict(
+                f"the dealer's guarantee expired on {guarantor.guarantee_expires_on}: it backs no limit",
+                field="limit",
+                code="guarantee_expired",
+                extra={"guarantee_expires_on": guarantor.guarantee_expires_on.isoformat()},
+            )
         return
     ceiling = ((support.in_place + capacity.headroom) / support.coverage_ratio).quantize(Decimal("0.01"))
     if limit > ceiling:

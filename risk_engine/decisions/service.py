@@ -13,7 +13,9 @@
    the bank's remaining quota, the request, the guarantee and the guarantor's regulatory capacity, the
    overlays → the limit and the constraint that bound it; ``decisions.policy.decide`` → the outcome;
 6. the decision record, the ledger change (approve: open, adjust or reopen the line), the review case
-   (refer) and the audit entries, flushed together: the caller commits once.
+   (refer) and the audit entries, flushed together: the caller commits once. The dealer's credit-limit
+   review cases still active at the bank are closed as superseded by this decision (their proposed limit
+   and grade are out of date).
 
 The services flush and never commit; ``api.idempotency`` commits the decision with its stored response.
 """
@@ -42,7 +44,7 @@ from risk_engine.db import insert_new, utcnow
 from risk_engine.decisions import context as rule_context
 from risk_engine.decisions import policy
 from risk_engine.decisions.exceptions import ModelUnavailable
-from risk_engine.decisions.models import Decision, ReviewCase
+from risk_engine.decisions.models import ACTIVE_REVIEW_STATUSES, Decision, ReviewCase
 from risk_engine.decisions.ports import Clock, FeatureSource, FeatureVector, Score, Scorer
 from risk_engine.errors import InvalidInput, NotFound
 from risk_engine.ids import new_id
@@ -174,6 +176,10 @@ def decide_credit_limit(
         decided_by=actor,
     )
     decision.document_sha256 = _sha256(canonical_document(decision))
+    # this decision makes the proposals of the dealer's credit-limit cases still active at the bank out of
+    # date: lock them now, after the ledger's locks and before the first audit entry (the order a resolving
+    # officer follows too, see reviews.resolve), and close them once the decision row exists
+    outdated = session.execute(_ACTIVE_LIMIT_CASES, {"dealer_id": dealer.id, "bank_id": bank.id}).all()
     entry = audit.record(
         session,
         actor=actor,
@@ -184,6 +190,8 @@ def decide_credit_limit(
     )
     decision.audit_seq = entry.seq
     insert_new(session, decision)
+    if outdated:
+        supersede_review_cases(session, [row.id for row in outdated], decision, actor=actor, at=now)
     if verdict.outcome == "refer":
         open_review_case(session, decision, actor=actor, at=now)
     session.flush()
@@ -267,6 +275,70 @@ def open_review_case(session: Session, decision: Decision, *, actor: str, at: da
         },
     )
     return case
+
+
+_REVIEWS, _DECISIONS = ReviewCase.__table__, Decision.__table__
+# the credit-limit cases of a dealer at a bank not yet closed (an order-loan case is about its loan alone)
+_ACTIVE_LIMIT_CASES = (
+    select(_REVIEWS.c.id)
+    .join(_DECISIONS, _DECISIONS.c.id == _REVIEWS.c.decision_id)
+    .where(
+        _REVIEWS.c.dealer_id == bindparam("dealer_id"),
+        _REVIEWS.c.bank_id == bindparam("bank_id"),
+        _REVIEWS.c.status.in_(ACTIVE_REVIEW_STATUSES),
+        _DECISIONS.c.kind == "credit_limit",
+    )
+    .order_by(_REVIEWS.c.opened_at, _REVIEWS.c.id)
+    .with_for_update(of=_REVIEWS)
+)
+
+
+def supersede_review_cases(
+    session: Session, case_ids: list[str], decision: Decision, *, actor: str, at: datetime
+) -> list[ReviewCase]:
+    """Close the cases (locked by the caller) as superseded by the newer ``decision``: an officer can no
+    longer grant their outdated limit and grade. A pending override dies with its case. One audit entry
+    per case, naming the decision."""
+    cases = list(
+        session.scalars(
+            select(ReviewCase)
+            .where(ReviewCase.id.in_(case_ids))
+            .order_by(ReviewCase.opened_at, ReviewCase.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+    closed = []
+    for case in cases:
+        pending = None
+        if case.pending_resolution is not None:
+            pending = {
+                "resolution": case.pending_resolution,
+                "limit": case.pending_limit,
+                "reason": case.pending_reason,
+                "proposed_by": case.proposed_by,
+            }
+        closed.append((case, {"previous_status": case.status, "assignee": case.assignee, "pending": pending}))
+        case.status, case.superseded_by, case.resolved_at = "superseded", decision.id, at
+        case.pending_resolution = case.pending_limit = case.pending_reason = None
+        case.proposed_by = case.proposed_at = None
+    session.flush()
+    for case, before in closed:
+        audit.record(
+            session,
+            actor=actor,
+            action="review.superseded",
+            subject_type="review_case",
+            subject_id=case.id,
+            payload={
+                "decision_id": case.decision_id,
+                "proposed_limit": case.proposed_limit,
+                "superseded_by": decision.id,
+                "superseding_outcome": decision.outcome,
+                "superseding_limit": decision.limit,
+                **before,
+            },
+        )
+    return cases
 
 
 # --------------------------------------------------------------------------- inputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from risk_engine.db import Base, Money, Ratio, UTCDateTime, utcnow
@@ -58,6 +58,10 @@ class Guarantor(Base):
     related_party_cap: Mapped[Decimal] = mapped_column(Ratio, doc="client and related parties <= this share")
     coverage_ratio: Mapped[Decimal] = mapped_column(Ratio, doc="share of a dealer's exposure it guarantees")
     guarantee_expires_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    controlling_parties: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'"),
+        doc="unified social credit codes of its controlling shareholder(s) and actual controller: it may not "
+            "guarantee them (融资担保公司监督管理条例 Art. 17)")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

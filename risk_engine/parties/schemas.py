@@ -73,6 +73,11 @@ class GuarantorIn(RequestModel):
     related_party_cap: Annotated[Ratio, Field(gt=0, le=1)] = Decimal("0.15")
     coverage_ratio: Annotated[Ratio, Field(gt=0, le=1)] = Decimal("0.50")
     guarantee_expires_on: date | None = None
+    controlling_parties: list[CreditCode] = Field(
+        default_factory=list, max_length=100,
+        description="credit codes of the guarantor's controlling shareholder(s) and actual controller: it may "
+                    "not guarantee them (融资担保公司监督管理条例 Art. 17), so a dealer with one of these codes "
+                    "gets no guarantee-backed limit from it")
 
     @model_validator(mode="after")
     def _caps(self) -> GuarantorIn:
@@ -92,6 +97,7 @@ class GuarantorOut(ResponseModel):
     related_party_cap: Ratio
     coverage_ratio: Ratio
     guarantee_expires_on: date | None
+    controlling_parties: list[str]
 
 
 class DealerIn(RequestModel):

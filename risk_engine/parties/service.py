@@ -79,17 +79,33 @@ def create_bank(session: Session, data: BankIn, *, actor: str) -> Bank:
 
 
 def create_guarantor(session: Session, data: GuarantorIn, *, actor: str) -> Guarantor:
-    kyb.validate_credit_code(data.credit_code, field="body.credit_code")
+    controlling_parties, found = _controlling_parties(data.controlling_parties)
+    _kyb_checked(data.credit_code, lambda: None, *found)
     _unique_credit_code(session, Guarantor, data.credit_code, "guarantor")
     guarantor = Guarantor(
         id=new_id("gua"),
         leverage_cap=LEVERAGE_CAP_SMALL_FIRMS if data.serves_small_firms else LEVERAGE_CAP,
-        **data.model_dump(),
+        controlling_parties=controlling_parties,
+        **data.model_dump(exclude={"controlling_parties"}),
     )
     _insert_unique(session, guarantor, "guarantor")
     audit.record(session, actor=actor, action="guarantor.created", subject_type="guarantor",
-                 subject_id=guarantor.id, payload=data.model_dump(mode="json"))
+                 subject_id=guarantor.id,
+                 payload=data.model_dump(mode="json") | {"controlling_parties": controlling_parties})
     return guarantor
+
+
+def _controlling_parties(codes: list[str]) -> tuple[list[str], list[InvalidInput]]:
+    """The credit codes of the guarantor's controlling parties, normalised and each kept once, and a failure
+    per code whose check character is wrong, naming its place in the request."""
+    valid: list[str] = []
+    failures: list[InvalidInput] = []
+    for i, code in enumerate(codes):
+        try:
+            valid.append(kyb.validate_credit_code(code, field=f"body.controlling_parties[{i}]"))
+        except InvalidInput as exc:
+            failures.append(exc)
+    return list(dict.fromkeys(valid)), failures
 
 
 def onboard_dealer(

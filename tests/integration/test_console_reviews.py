@@ -216,3 +216,31 @@ def test_the_queue_sorts_across_statuses_not_status_by_status(wired, db, feature
     assert queue("-opened_at") == cases[::-1]
     assert queue("-proposed_limit") == cases[::-1]
     assert queue("proposed_limit") == cases
+
+
+def test_a_superseded_case_leaves_the_active_queue_and_its_page_names_the_newer_decision(wired, db, features):
+    first = referred(wired, db, features)
+    old = case_id(db, first["id"])
+    r = wired.post(
+        "/v1/credit-limit-requests",
+        json={"dealer_id": first["dealer_id"], "bank_id": first["bank_id"]},
+        headers=auth(make_api_key(db, "platform")),
+    )
+    second = r.json()
+    key, _ = officer(db, "Officer Wang")
+    log_in(wired, key)
+    active = wired.get("/console/reviews").text
+    assert old not in active and second["review"]["id"] in active
+    closed = wired.get("/console/reviews", params={"status": "superseded"}).text
+    assert f'data-case="{old}"' in closed and '<span class="badge superseded">superseded</span>' in closed
+    page = wired.get(f"/console/decisions/{first['id']}")
+    assert 'id="superseded-summary"' in page.text and f'href="/console/decisions/{second["id"]}"' in page.text
+    assert 'id="resolve-form"' not in page.text
+    r = wired.post(
+        f"/console/reviews/{old}/resolution",
+        data={"csrf_token": csrf_of(page.text), "resolution": "approve", "reason": "the old proposal"},
+    )
+    assert r.status_code == 409 and second["id"] in r.text
+    assert [a for a, _ in audit_actions(db, old)] == ["review.opened", "review.superseded"]
+    with db.session() as s:
+        assert ledger.find_line(s, first["dealer_id"], first["bank_id"]) is None

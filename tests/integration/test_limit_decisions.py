@@ -646,3 +646,66 @@ def test_the_platform_may_name_the_dealer_by_its_own_id(wired, db, features):
     by_engine_id = wired.post("/v1/credit-limit-requests", json={"dealer_id": dealer.id, "bank_id": bank.id},
                               headers=platform)
     assert by_engine_id.json()["dealer_id"] == dealer.id  # the engine's id wins
+
+
+# --------------------------------------------------------------------------- the guarantor's controlling parties
+
+
+def test_a_dealer_that_controls_its_guarantor_gets_no_guarantee_backed_limit_from_it(db, features):
+    """融资担保公司监督管理条例 Art. 17: no guarantee for the guarantor's controlling shareholder or actual
+    controller. The dealer whose credit code the guarantor lists as a controlling party gets nothing backed
+    by it, and the decision says why; another dealer of the same guarantor keeps its 10 % share."""
+    from tests.factories import credit_code
+
+    controller_code = credit_code()
+    guarantor = make_guarantor(db, net_assets=D("1000000.00"), coverage_ratio=D("0.50"),
+                               controlling_parties=[controller_code])
+    bank = make_bank(db)
+    controller = make_dealer(db, credit_code=controller_code, guarantor_id=guarantor.id)
+    stranger = make_dealer(db, guarantor_id=guarantor.id)
+
+    decision = decide(db, controller, bank, features)
+    assert (decision.outcome, decision.binding_constraint, decision.limit) == (
+        "decline", "guarantor_capacity", D("0.00"))
+    assert "KO_GUARANTOR_OVER_CAPACITY" in json.loads(decision.reason_codes)
+    capacity = json.loads(decision.inputs)["guarantor_capacity"]
+    assert (capacity["binding"], capacity["headroom"]) == ("controlling_party", "0.00")
+    assert line_of(db, controller, bank) is None
+
+    other = decide(db, stranger, bank, features)
+    assert (other.outcome, other.binding_constraint, other.limit) == (
+        "approve", "guarantor_capacity", D("200000.00"))
+
+
+def test_a_guarantors_controlling_parties_are_kept_echoed_and_audited(client, db):
+    from tests.factories import credit_code
+
+    codes = [credit_code(), credit_code()]
+    body = dict(name="担保公司", credit_code=credit_code("91330000MA"), net_assets="50000000.00",
+                controlling_parties=[codes[0], codes[1], codes[0]])
+    r = client.post("/v1/guarantors", json=body, headers=auth(make_api_key(db, "admin")))
+    assert r.status_code == 201, r.text
+    assert r.json()["controlling_parties"] == codes  # a code named twice is kept once
+    guarantor_id = r.json()["id"]
+    assert client.get(f"/v1/guarantors/{guarantor_id}",
+                      headers=auth(make_api_key(db, "platform"))).json()["controlling_parties"] == codes
+    with db.session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.subject_id == guarantor_id)).one()
+    assert entry.action == "guarantor.created"
+    assert json.loads(entry.payload)["controlling_parties"] == codes
+
+
+def test_a_bad_check_character_among_the_controlling_parties_is_refused_naming_it(client, db):
+    from tests.factories import credit_code
+
+    good = credit_code()
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    body = dict(name="担保公司", credit_code=credit_code("91330000MA"), net_assets="50000000.00",
+                controlling_parties=[good, bad])
+    r = client.post("/v1/guarantors", json=body, headers=auth(make_api_key(db, "admin")))
+    assert r.status_code == 422, r.text
+    assert [(e["field"], e["type"]) for e in r.json()["errors"]] == [
+        ("body.controlling_parties[1]", "credit_code_check")]
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)
+                        .where(AuditEntry.action == "guarantor.created")) == 0

@@ -318,3 +318,269 @@ def test_an_override_never_keeps_more_guarantee_than_the_guarantor_may_still_leg
     assert r.status_code == 200 and r.json()["status"] == "resolved", r.text
     with db.session() as s:
         assert ledger.find_line(s, dealer.id, bank.id).limit == D("120000.00")
+
+
+def decide_again(client, db, dealer, bank) -> dict:
+    r = client.post(
+        "/v1/credit-limit-requests",
+        json={"dealer_id": dealer.id, "bank_id": bank.id},
+        headers=auth(make_api_key(db, "platform")),
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def superseded_entries(db, case_id) -> list[tuple[int, dict]]:
+    with db.session() as s:
+        return [
+            (seq, json.loads(payload))
+            for seq, payload in s.execute(
+                select(AuditEntry.seq, AuditEntry.payload)
+                .where(AuditEntry.subject_id == case_id, AuditEntry.action == "review.superseded")
+                .order_by(AuditEntry.seq)
+            )
+        ]
+
+
+def test_a_newer_referral_supersedes_the_open_case_of_the_earlier_one_and_opens_its_own(
+    wired, db, features, officers
+):
+    a, _ = officers
+    first, dealer, bank = referred_case(wired, db, features)
+    old = case_of(wired, a, first["id"])
+    second = decide_again(wired, db, dealer, bank)
+    assert second["outcome"] == "refer" and second["review"]["status"] == "open"
+    closed = wired.get("/v1/reviews", params={"status": "superseded"}, headers=a).json()
+    assert [(c["id"], c["superseded_by"]) for c in closed] == [(old["id"], second["id"])]
+    assert [c["decision_id"] for c in wired.get("/v1/reviews", params={"status": "open"}, headers=a).json()] == [
+        second["id"]
+    ]
+    assert wired.get(f"/v1/decisions/{first['id']}", headers=a).json()["review"]["status"] == "superseded"
+    assert actions(db, old["id"]) == ["review.opened", "review.superseded"]
+    [(seq, payload)] = superseded_entries(db, old["id"])
+    assert payload["superseded_by"] == second["id"] and payload["decision_id"] == first["id"]
+    assert payload["previous_status"] == "open"
+    # recorded with the newer decision, between its entry and its own case's
+    with db.session() as s:
+        decided, opened = (
+            s.scalars(select(AuditEntry.seq).where(AuditEntry.subject_id == subject, AuditEntry.action == action))
+            .one()
+            for subject, action in ((second["id"], "decision.credit_limit"), (second["review"]["id"], "review.opened"))
+        )
+    assert decided < seq < opened
+
+
+def test_an_officer_can_no_longer_approve_the_outdated_limit_once_a_newer_decision_approved_a_line(
+    wired, db, features, officers
+):
+    a, _ = officers
+    first, dealer, bank = referred_case(wired, db, features)
+    old = case_of(wired, a, first["id"])
+    wired.post(f"/v1/reviews/{old['id']}/assignment", headers=a)
+    features.set(dealer.id, current_days_past_due=0, purchase_amount_12m=600_000.0)  # paid up: approved
+    second = decide_again(wired, db, dealer, bank)
+    assert second["outcome"] == "approve" and second["review"] is None, second
+    r = wired.post(
+        f"/v1/reviews/{old['id']}/resolution",
+        headers=a,
+        json={"resolution": "approve", "reason": "the old proposal looked fine"},
+    )
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "case_superseded" and r.json()["superseded_by"] == second["id"], r.text
+    with db.session() as s:
+        line = ledger.find_line(s, dealer.id, bank.id)
+        assert str(line.limit) == second["limit"] and line.grade == second["grade"]
+    assert superseded_entries(db, old["id"])[0][1]["previous_status"] == "assigned"
+    assert actions(db, old["id"])[-1] == "review.superseded"  # the refused attempt left no trace
+
+
+def test_a_pending_override_dies_with_its_superseded_case_and_the_checker_cannot_approve_it(
+    wired, db, features, officers
+):
+    a, b = officers
+    first, dealer, bank = referred_case(wired, db, features)
+    old = case_of(wired, a, first["id"])
+    r = wired.post(
+        f"/v1/reviews/{old['id']}/resolution",
+        headers=a,
+        json={"resolution": "adjust", "limit": "750000.00", "reason": "seasonal stock-up"},
+    )
+    assert r.json()["status"] == "awaiting_second_approval"
+    second = decide_again(wired, db, dealer, bank)
+    view = wired.get(f"/v1/reviews/{old['id']}", headers=b).json()
+    assert (view["status"], view["pending"], view["superseded_by"]) == ("superseded", None, second["id"])
+    [(_, payload)] = superseded_entries(db, old["id"])
+    assert payload["previous_status"] == "awaiting_second_approval"
+    assert payload["pending"]["limit"] == "750000.00" and payload["pending"]["resolution"] == "adjust"
+    for path, who, body in (
+        ("second-approval", b, {"decision": "approve", "reason": "checked"}),
+        ("resolution", a, {"resolution": "decline", "reason": "no"}),
+        ("assignment", b, None),
+    ):
+        r = wired.post(f"/v1/reviews/{old['id']}/{path}", headers=who, json=body)
+        assert r.status_code == 409 and r.json()["code"] == "case_superseded", (path, r.text)
+    with db.session() as s:
+        assert ledger.find_line(s, dealer.id, bank.id) is None
+
+
+def test_a_decision_for_another_bank_leaves_the_dealers_case_open(wired, db, features, officers):
+    a, _ = officers
+    first, dealer, _ = referred_case(wired, db, features)
+    other = make_bank(db, max_line_amount=D("3000000.00"))
+    decide_again(wired, db, dealer, other)
+    assert case_of(wired, a, first["id"])["status"] == "open"
+
+
+def test_an_order_loan_referral_is_not_superseded_by_a_credit_limit_decision(wired, db, features, officers):
+    from tests.loan_factories import ingest, loan_world
+
+    a, _ = officers
+    world = loan_world(db, wired.app.state.keys)
+    ingest(
+        db,
+        {
+            "type": "related_party",
+            "external_id": "REL-S1",
+            "dealer": world.dealer.id,
+            "supplier": world.supplier.id,
+            "kind": "address",
+        },
+    )
+    application = wired.post(
+        "/v1/order-loans",
+        headers=auth(make_api_key(db, "platform")) | {"Idempotency-Key": "ol-s1"},
+        json={
+            "dealer_id": world.dealer.id,
+            "bank_id": world.bank.id,
+            "order_id": world.order.id,
+            "amount": "80000.00",
+            "tenor_days": 90,
+        },
+    ).json()
+    assert application["outcome"] == "refer", application
+    decide_again(wired, db, world.dealer, world.bank)
+    view = wired.get(f"/v1/reviews/{application['review_case_id']}", headers=a).json()
+    assert view["status"] == "open" and view["superseded_by"] is None
+
+
+def test_an_override_never_grants_a_line_whose_guarantee_has_expired(wired, db, features, officers):
+    """The engine gives nothing for an expired guarantee (it backs nothing); an officer may not either. The
+    case was referred while the guarantee stood; it expired before the officer got to it."""
+    from datetime import date
+
+    from risk_engine.parties.models import Guarantor
+    from tests.factories import make_guarantor
+
+    a, b = officers
+    guarantor = make_guarantor(db, net_assets=D("10000000.00"), coverage_ratio=D("0.50"))
+    bank, dealer = make_bank(db, max_line_amount=D("3000000.00")), make_dealer(db, guarantor_id=guarantor.id)
+    features.set(dealer.id, current_days_past_due=10, purchase_amount_12m=2_000_000.0)  # REF_DPD_1_30
+    decision = decide_again(wired, db, dealer, bank)
+    assert decision["outcome"] == "refer" and D(decision["limit"]) > 0, decision
+    with db.unit_of_work() as s:
+        s.get(Guarantor, guarantor.id).guarantee_expires_on = date(2020, 1, 1)
+    case = case_of(wired, a, decision["id"])
+    for body in (
+        {"resolution": "approve", "reason": "the proposal stands"},
+        {"resolution": "adjust", "limit": "100000.00", "reason": "a small line will do"},
+    ):
+        r = wired.post(f"/v1/reviews/{case['id']}/resolution", headers=a, json=body)
+        assert r.status_code == 409 and r.json()["code"] == "guarantee_expired", r.text
+        assert r.json()["guarantee_expires_on"] == "2020-01-01"
+    # above the threshold the checker's approval is where it would take effect: refused there too
+    r = wired.post(
+        f"/v1/reviews/{case['id']}/resolution",
+        headers=a,
+        json={"resolution": "adjust", "limit": "750000.00", "reason": "the guarantor will renew"},
+    )
+    assert r.json()["status"] == "awaiting_second_approval"
+    r = wired.post(
+        f"/v1/reviews/{case['id']}/second-approval", headers=b, json={"decision": "approve", "reason": "ok"}
+    )
+    assert r.status_code == 409 and r.json()["code"] == "guarantee_expired", r.text
+    with db.session() as s:
+        assert ledger.find_line(s, dealer.id, bank.id) is None
+    r = wired.post(
+        f"/v1/reviews/{case['id']}/second-approval", headers=b, json={"decision": "reject", "reason": "expired"}
+    )
+    r = wired.post(
+        f"/v1/reviews/{case['id']}/resolution",
+        headers=a,
+        json={"resolution": "decline", "reason": "the guarantee has expired"},
+    )
+    assert r.status_code == 200 and r.json()["resolution"] == "decline"
+
+
+def test_an_approval_racing_a_newer_decision_on_postgresql_either_lands_first_or_finds_the_case_superseded(
+    pg_db, features
+):
+    """Both take the guarantor and bank-quota locks before the case's: no deadlock, and never the outdated
+    limit granted after the newer decision."""
+    import threading
+    from functools import partial
+
+    from risk_engine.decisions import reviews, service
+    from risk_engine.decisions.schemas import CreditLimitRequestIn
+    from risk_engine.errors import IllegalTransition
+
+    def decide(dealer, bank):
+        with pg_db.unit_of_work() as s:
+            return service.decide_credit_limit(
+                s,
+                CreditLimitRequestIn(dealer_id=dealer.id, bank_id=bank.id),
+                scorer=tiny_xgb_scorer(),
+                features=features,
+                actor="platform:test",
+            )
+
+    def approve(case_id):
+        with pg_db.unit_of_work() as s:
+            return reviews.resolve(
+                s,
+                case_id,
+                resolution="approve",
+                reason="the proposal stands",
+                officer="risk_officer:a",
+                second_approval_above=D("500000.00"),
+                line_term_days=365,
+            ).status
+
+    def race(work: dict) -> dict:
+        start, outcomes = threading.Barrier(len(work)), {}
+
+        def run(name):
+            start.wait()
+            try:
+                outcomes[name] = work[name]()
+            except BaseException as exc:  # noqa: BLE001 - judged below
+                outcomes[name] = exc
+
+        threads = [threading.Thread(target=run, args=(name,)) for name in work]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        return outcomes
+
+    for _ in range(4):
+        bank, dealer = make_bank(pg_db, max_line_amount=D("3000000.00")), make_dealer(pg_db)
+        features.set(dealer.id, current_days_past_due=10, purchase_amount_12m=2_000_000.0)
+        first = decide(dealer, bank)
+        with pg_db.session() as s:
+            case_id = s.scalars(select(ReviewCase.id).where(ReviewCase.decision_id == first.id)).one()
+        outcomes = race({"approve": partial(approve, case_id), "decide": partial(decide, dealer, bank)})
+        newer = outcomes["decide"]
+        assert not isinstance(newer, BaseException), newer
+        with pg_db.session() as s:
+            case = s.get(ReviewCase, case_id)
+            resolved_seq = s.scalar(
+                select(AuditEntry.seq).where(
+                    AuditEntry.subject_id == case_id, AuditEntry.action == "review.resolved"
+                )
+            )
+        if isinstance(outcomes["approve"], IllegalTransition):
+            assert outcomes["approve"].code == "case_superseded"
+            assert (case.status, case.superseded_by) == ("superseded", newer.id)
+        else:
+            assert outcomes["approve"] == "resolved" and case.status == "resolved"
+            assert resolved_seq < newer.audit_seq  # the approval came first; the newer decision stands

@@ -22,15 +22,16 @@ from api.console.views.common import flash_from, friendly_error, validation_mess
 from api.deps import DbSession
 from compliance import audit
 from risk_engine.decisions import reviews, service
+from risk_engine.decisions.models import ACTIVE_REVIEW_STATUSES, REVIEW_STATUSES
 from risk_engine.decisions.schemas import ReviewResolutionIn, SecondApprovalIn
 from risk_engine.errors import DomainError, NotFound
 from scoring.catalog import CATALOG
 
 router = APIRouter()
-Status = Literal["active", "open", "assigned", "awaiting_second_approval", "resolved", "all"]
+Status = Literal["active", "open", "assigned", "awaiting_second_approval", "resolved", "superseded", "all"]
 Sort = Literal["opened_at", "-opened_at", "proposed_limit", "-proposed_limit"]
-STATUSES = ("open", "assigned", "awaiting_second_approval", "resolved")
-ACTIVE = ("open", "assigned", "awaiting_second_approval")  # "active": every case not yet resolved, by status
+STATUSES = REVIEW_STATUSES
+ACTIVE = ACTIVE_REVIEW_STATUSES  # "active": every case not yet closed (resolved or superseded), by status
 QUEUE_LIMIT = 200
 
 
