@@ -5,6 +5,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -63,26 +64,42 @@ def verification_jwks(source: str | None) -> dict[str, Any] | None:
 def keys_rotate(
     signing: Annotated[bool, typer.Option("--signing",
                                           help="new signing key; old ones stay in the JWKS")] = False,
+    immediately: Annotated[bool, typer.Option(
+        "--immediately", help="with --signing: the new key signs at once instead of after the JWKS cache "
+                              "lifetime (a compromised key); banks holding a cached JWKS see unknown_kid "
+                              "until they fetch it again")] = False,
     data: Annotated[bool, typer.Option("--data",
                                        help="new data key, then re-encrypt every stored value")] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="rows per committed batch")] = 500,
 ) -> None:
-    """Rotate the signing key (--signing) and/or the data key (--data; re-encrypts in batches)."""
+    """Rotate the signing key (--signing) and/or the data key (--data; re-encrypts in batches).
+
+    A new signing key is published in the JWKS at once and signs once the JWKS cache lifetime has passed,
+    so that no bank's cached copy lacks it; --immediately skips the wait."""
     if not (signing or data):
         _fail("say which key to rotate: --signing and/or --data", code=2)
+    if immediately and not signing:
+        _fail("--immediately applies to --signing", code=2)
     from compliance import audit
+    from compliance.keys import SIGNING_KEY_LEAD_TIME
     from risk_engine.db import get_database
 
     keys, database, result = key_provider(), get_database(), {}
     if signing:
         old = keys.current_signing_kid()
-        new = keys.rotate_signing()
+        new = keys.rotate_signing(takes_over_after=timedelta(0) if immediately else SIGNING_KEY_LEAD_TIME)
+        pending = keys.next_signing_key()
+        takes_over_at = _timestamp(pending[1]) if pending and pending[0] == new else None
         with database.unit_of_work() as session:
             audit.record(session, actor=ACTOR, action="keys.signing_rotated", subject_type="signing_key",
-                         subject_id=new, payload={"retired": old})
-        result["signing_kid"] = new
-        typer.echo(f"signing key {old} retired (still in the JWKS); new reports are signed with {new}",
-                   err=True)
+                         subject_id=new, payload={"retired": old, "takes_over_at": takes_over_at})
+        result["signing_kid"], result["signing_takes_over_at"] = new, takes_over_at
+        if takes_over_at is None:
+            typer.echo(f"signing key {old} retired (still in the JWKS); new reports are signed with {new}",
+                       err=True)
+        else:
+            typer.echo(f"signing key {new} is published in the JWKS now and signs from {takes_over_at}; "
+                       f"until then {old} signs (it stays in the JWKS)", err=True)
     if data:
         old = keys.current_data_key().kid
         new = keys.rotate_data()
@@ -121,16 +138,24 @@ def _reencrypt(keys: Any, database: Any, batch_size: int) -> dict[str, int]:
 
 @keys_app.command("status")
 def keys_status() -> None:
-    """Current key ids, the JWKS size, and how many rows still hold values under a retired data key."""
+    """Current key ids, a published signing key waiting to take over (and when), the JWKS size, and how
+    many rows still hold values under a retired data key."""
     from compliance import pii
     from risk_engine.db import get_database
 
     keys = key_provider()
     with get_database().unit_of_work() as session:
         stale = pii.stale_values(session, keys)
-    typer.echo(json.dumps({"signing_kid": keys.current_signing_kid(), "data_kid": keys.current_data_key().kid,
+    pending = keys.next_signing_key()
+    typer.echo(json.dumps({"signing_kid": keys.current_signing_kid(),
+                           "next_signing_key": pending and {"kid": pending[0], "takes_over_at": _timestamp(pending[1])},
+                           "data_kid": keys.current_data_key().kid,
                            "jwks_keys": len(keys.public_jwks()["keys"]),
                            "rows_under_retired_data_keys": stale}))
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @report_app.command("verify")

@@ -6,14 +6,22 @@ replaces it by signing inside the KMS and unwrapping envelope-encrypted data key
 
 Files (each a JSON document of JWKs, RFC 7517, written atomically, mode 0600, directory 0700):
 
-* ``signing_keys.json`` — ``{"current": kid, "keys": [OKP Ed25519 private JWK + created_at, status]}``.
-  The kid is the RFC 7638 thumbprint of the public key, so it is derived, never chosen.
+* ``signing_keys.json`` — ``{"current": kid, "next": kid (optional), "keys": [OKP Ed25519 private JWK +
+  created_at, status]}``. The kid is the RFC 7638 thumbprint of the public key, so it is derived, never
+  chosen. ``next`` names a key already published in the JWKS that signs from its ``takes_over_at`` on.
 * ``data_keys.json`` — ``{"current": kid, "keys": [oct JWK (k = 32 bytes) + created_at, status]}``.
   Data kids look like ``dk-1a2b3c4d5e6f`` (no dots: they sit inside field tokens).
 * ``blind_index_key.json`` — one oct JWK. Never rotated: rotating it means recomputing every index.
 
 Rotation keeps the old keys: retired signing keys stay in the JWKS so old reports still verify,
 retired data keys still decrypt until ``keys rotate --data`` has re-encrypted every value.
+
+A signing key is published before it signs. Banks cache the JWKS (``JWKS_MAX_AGE``, the route's
+``Cache-Control``), so a report under a kid their copy lacks would fail as ``unknown_kid``. ``keys rotate
+--signing`` therefore adds the new key as ``next`` with ``takes_over_at`` = now + ``SIGNING_KEY_LEAD_TIME``;
+until then the current key keeps signing. The takeover is read off the clock on every call (no
+scheduler, no write): the file keeps the statuses of the last rotation, and the next rotation settles
+them. Keyrings without ``next`` (every file written before this) read exactly as before.
 Processes pick up a rotation made by another process (the CLI) on their next call: files are re-read
 when their inode or mtime changes. Creation and rotation hold an exclusive ``flock`` on ``.lock`` so
 that two workers starting together agree on one key.
@@ -31,7 +39,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -43,7 +51,11 @@ BLIND_INDEX_KEY_FILE = "blind_index_key.json"
 LOCK_FILE = ".lock"
 JWS_ALGORITHM = "EdDSA"  # see compliance.signing for why not RFC 9864's "Ed25519"
 DATA_KEY_BYTES = 32
-CURRENT, RETIRED = "current", "retired"
+CURRENT, RETIRED, NEXT = "current", "retired", "next"
+# How long a client may cache GET /.well-known/jwks.json (its Cache-Control max-age) ...
+JWKS_MAX_AGE = timedelta(minutes=5)
+# ... so a new signing key is published this long before it signs: every cached copy then holds it.
+SIGNING_KEY_LEAD_TIME = JWKS_MAX_AGE
 
 
 class UnknownKey(LookupError):
@@ -65,7 +77,10 @@ class KeyProvider(Protocol):
         """The Ed25519 signature of ``message`` under signing key ``kid``; raises ``UnknownKey``."""
 
     def public_jwks(self) -> dict[str, Any]:
-        """Every public signing key, current and retired, as a JWKS (RFC 7517 §5)."""
+        """Every public signing key, current, next and retired, as a JWKS (RFC 7517 §5)."""
+
+    def next_signing_key(self) -> tuple[str, datetime] | None:
+        """The published key that takes over signing later, and when; None when none is pending."""
 
     def current_data_key(self) -> DataKey:
         """The AES-256 key new field values are encrypted under."""
@@ -76,8 +91,9 @@ class KeyProvider(Protocol):
     def blind_index_key(self) -> bytes:
         """The HMAC-SHA256 key for blind indexes, separate from every data key."""
 
-    def rotate_signing(self) -> str:
-        """Make a new current signing key, retire the old one; returns the new kid."""
+    def rotate_signing(self, *, takes_over_after: timedelta = timedelta(0)) -> str:
+        """Make a new signing key; returns its kid. It signs at once (the old key retires now), or, with
+        ``takes_over_after``, is published at once and signs only once that much time has passed."""
 
     def rotate_data(self) -> str:
         """Make a new current data key, retire the old one; returns the new kid."""
@@ -104,17 +120,29 @@ def public_signing_jwk(private_key: Ed25519PrivateKey) -> dict[str, Any]:
     return {**jwk, "kid": jwk_thumbprint(jwk), "use": "sig", "alg": JWS_ALGORITHM}
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse_timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return _timestamp(_utcnow())
 
 
-def _new_signing_record(status: str) -> dict[str, Any]:
+def _new_signing_record(status: str, now: datetime | None = None) -> dict[str, Any]:
     private_key = Ed25519PrivateKey.generate()
     public = public_signing_jwk(private_key)
     return {
         **public,
         "d": b64url_encode(private_key.private_bytes_raw()),
-        "created_at": _now(),
+        "created_at": _timestamp(now or _utcnow()),
         "status": status,
     }
 
@@ -135,12 +163,70 @@ def _new_keyring(new_record: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     return {"current": record["kid"], "keys": [record]}
 
 
-def _rotated(keyring: dict[str, Any], new_record: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+def _rotated(keyring: dict[str, Any], new_record: Callable[[str], dict[str, Any]],
+             now: str | None = None) -> dict[str, Any]:
     record = new_record(CURRENT)
     retired = [
-        {**old, "status": RETIRED, "retired_at": old.get("retired_at") or _now()} for old in keyring["keys"]
+        {**old, "status": RETIRED, "retired_at": old.get("retired_at") or now or _now()} for old in keyring["keys"]
     ]
     return {"current": record["kid"], "keys": [*retired, record]}
+
+
+@dataclass(frozen=True)
+class SigningSchedule:
+    """Who signs at one moment: ``current``, and the published ``next`` key with its takeover time."""
+
+    current: str
+    next: str | None = None
+    takes_over_at: datetime | None = None
+
+    def status_of(self, kid: str) -> str:
+        return CURRENT if kid == self.current else NEXT if kid == self.next else RETIRED
+
+
+def signing_schedule(keyring: dict[str, Any], now: datetime) -> SigningSchedule:
+    """The keyring as of ``now``: a ``next`` key whose ``takes_over_at`` has come is the current one."""
+    pending = keyring.get("next")
+    if pending is None:
+        return SigningSchedule(keyring["current"])
+    record = next(r for r in keyring["keys"] if r["kid"] == pending)
+    takes_over_at = _parse_timestamp(record["takes_over_at"])
+    if now >= takes_over_at:
+        return SigningSchedule(pending)
+    return SigningSchedule(keyring["current"], pending, takes_over_at)
+
+
+def _settled(keyring: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The keyring with a due takeover written out: the old current key retired when the next one took over."""
+    schedule = signing_schedule(keyring, now)
+    if keyring.get("next") is None or schedule.next is not None:
+        return keyring
+    takes_over_at = next(r["takes_over_at"] for r in keyring["keys"] if r["kid"] == keyring["next"])
+    keys = [
+        {**r, "status": schedule.status_of(r["kid"]),
+         **({"retired_at": r.get("retired_at") or takes_over_at} if r["kid"] != schedule.current else {})}
+        for r in keyring["keys"]
+    ]
+    return {"current": schedule.current, "keys": keys}
+
+
+def _rotated_signing(keyring: dict[str, Any], now: datetime, takes_over_after: timedelta) -> dict[str, Any]:
+    """A new signing key: current at once, or ``next`` from ``now + takes_over_after`` (rounded up to the
+    second, so the stored time is never before the lead time has fully passed). The newest rotation wins:
+    a still-pending key it supersedes is retired without ever signing, and stays published."""
+    keyring = _settled(keyring, now)
+    if takes_over_after <= timedelta(0):
+        return _rotated(keyring, lambda status: _new_signing_record(status, now), _timestamp(now))
+    takes_over_at = now + takes_over_after
+    if takes_over_at.microsecond:
+        takes_over_at = takes_over_at.replace(microsecond=0) + timedelta(seconds=1)
+    record = {**_new_signing_record(NEXT, now), "takes_over_at": _timestamp(takes_over_at)}
+    keys = [
+        r if r["kid"] == keyring["current"]
+        else {**r, "status": RETIRED, "retired_at": r.get("retired_at") or _timestamp(now)}
+        for r in keyring["keys"]
+    ]
+    return {"current": keyring["current"], "next": record["kid"], "keys": [*keys, record]}
 
 
 @dataclass(frozen=True)
@@ -153,15 +239,23 @@ class _Snapshot:
 class FileKeyProvider:
     """Keys in files under ``keys_dir``, created on first use."""
 
-    def __init__(self, keys_dir: Path | str) -> None:
+    def __init__(self, keys_dir: Path | str, *, clock: Callable[[], datetime] = _utcnow) -> None:
         self.keys_dir = Path(keys_dir)
+        self._clock = clock
         self._snapshots: dict[str, _Snapshot] = {}
         self._guard = threading.Lock()
 
     # --- KeyProvider ------------------------------------------------------------------------------
 
     def current_signing_kid(self) -> str:
-        return self._signing().document["current"]
+        return self.signing_schedule().current
+
+    def next_signing_key(self) -> tuple[str, datetime] | None:
+        schedule = self.signing_schedule()
+        return None if schedule.next is None else (schedule.next, schedule.takes_over_at)
+
+    def signing_schedule(self) -> SigningSchedule:
+        return signing_schedule(self._signing().document, self._clock())
 
     def sign(self, kid: str, message: bytes) -> bytes:
         keys = self._signing().parsed
@@ -170,9 +264,12 @@ class FileKeyProvider:
         return keys[kid].sign(message)
 
     def public_jwks(self) -> dict[str, Any]:
-        public_members = ("kty", "crv", "x", "kid", "use", "alg", "status")
+        public_members = ("kty", "crv", "x", "kid", "use", "alg")
+        document = self._signing().document
+        schedule = signing_schedule(document, self._clock())
         return {
-            "keys": [{m: record[m] for m in public_members} for record in self._signing().document["keys"]]
+            "keys": [{**{m: record[m] for m in public_members}, "status": schedule.status_of(record["kid"])}
+                     for record in document["keys"]]
         }
 
     def current_data_key(self) -> DataKey:
@@ -188,9 +285,13 @@ class FileKeyProvider:
     def blind_index_key(self) -> bytes:
         return self._load(BLIND_INDEX_KEY_FILE, _new_blind_index_document, _parse_blind_index).parsed["key"]
 
-    def rotate_signing(self) -> str:
+    def rotate_signing(self, *, takes_over_after: timedelta = timedelta(0)) -> str:
         self._signing()  # a first rotation on a fresh directory retires a freshly made key
-        return self._rotate(SIGNING_KEYS_FILE, _new_signing_record)
+        with self._exclusive():
+            keyring = json.loads((self.keys_dir / SIGNING_KEYS_FILE).read_text(encoding="utf-8"))
+            rotated = _rotated_signing(keyring, self._clock(), takes_over_after)
+            self._write(SIGNING_KEYS_FILE, rotated)
+        return rotated.get("next") or rotated["current"]
 
     def rotate_data(self) -> str:
         self._data()
@@ -284,6 +385,14 @@ def _parse_signing(document: dict[str, Any]) -> dict[str, Ed25519PrivateKey]:
         keys[record["kid"]] = private_key
     if document["current"] not in keys:
         raise ValueError(f"{SIGNING_KEYS_FILE}: current kid {document['current']} is not among the keys")
+    pending = document.get("next")
+    if pending is not None:
+        record = next((r for r in document["keys"] if r["kid"] == pending), {})
+        try:
+            _parse_timestamp(record["takes_over_at"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{SIGNING_KEYS_FILE}: next kid {pending} needs to be among the keys with a "
+                             "takes_over_at time") from None
     return keys
 
 

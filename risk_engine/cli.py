@@ -9,16 +9,79 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from typer.core import TyperGroup
 
 from compliance.cli import keys_app, report_app
 from risk_engine.db import get_database
 from risk_engine.errors import DomainError
-from risk_engine.settings import get_settings
+from risk_engine.settings import Settings, get_settings
 from scoring import registry_cli  # noqa: F401  (adds train, list, promote and card to `model`)
 from scoring.cli import model_app
 from scoring.jobs import early_warning_reads_trade_features
 
-app = typer.Typer(help="Credit-risk engine for supply-chain finance.", no_args_is_help=True)
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+class _Commands(TyperGroup):
+    """Every command, with the failures an operator fixes outside the code told in one line, exit 2:
+    settings refused (``RISK_ENV=production`` with SQLite, a missing keys directory, a bad value) and a
+    database not migrated to this version's schema. Anything else keeps its traceback: it is a bug."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            if exc.title != Settings.__name__:
+                raise
+            _fail(f"settings refused: {settings_problem(exc)}", code=2)
+        except DBAPIError as exc:
+            problem = schema_problem(exc)
+            if problem is None:
+                raise
+            _fail(problem, code=2)
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """Which variable and why, from the settings object's validation error."""
+    problems = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        variable = f"RISK_{str(error['loc'][0]).upper()}" if error["loc"] else None
+        problems.append(f"{variable}: {message}" if variable else message)
+    return "; ".join(problems)
+
+
+_UNDEFINED_OBJECT = {"42P01", "42703"}  # PostgreSQL: undefined table, undefined column
+
+
+def schema_problem(exc: DBAPIError) -> str | None:
+    """What to do when a statement failed for want of a table or column the migrations create; None when the
+    failure is something else or the database is at the newest revision (then it is not a migration matter)."""
+    from risk_engine import migrations
+
+    message = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+    missing = getattr(exc.orig, "sqlstate", None) in _UNDEFINED_OBJECT or message.startswith(
+        ("no such table", "no such column"))
+    if not missing:
+        return None
+    try:
+        with get_database().engine.connect() as connection:
+            current = migrations.current_revision(connection)
+        head = migrations.head_revision()
+    except Exception:  # cannot tell: report the original failure as it is
+        return None
+    if current == head:
+        return None
+    where = "is not migrated" if current is None else f"is at revision {current}, this version needs {head}"
+    return f"the database {where} ({message}): run `risk-engine db upgrade` first"
+
+
+app = typer.Typer(help="Credit-risk engine for supply-chain finance.", no_args_is_help=True, cls=_Commands)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
@@ -34,11 +97,6 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(report_app, name="report")
 app.add_typer(model_app, name="model")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @db_app.command("upgrade")
@@ -97,11 +155,12 @@ def audit_verify(
     from compliance import checkpoints
     from compliance.cli import key_provider, verification_jwks
 
+    database = get_database()  # settings first: their refusal is a ValueError too, told by _Commands
     try:
         keyset = verification_jwks(jwks)
     except ValueError as exc:
         _fail(str(exc), code=2)
-    with get_database().snapshot() as session:  # a checkpoint signed meanwhile is not a truncated tail
+    with database.snapshot() as session:  # a checkpoint signed meanwhile is not a truncated tail
         report = checkpoints.verify_trail(session, keyset or {"keys": []})
     if keyset is None and report.checkpoints:
         _fail(f"cannot check the signatures of {report.checkpoints} checkpoints: no signing keys in "
@@ -208,12 +267,16 @@ def _as_of(value: str | None) -> datetime | None:
 def _run_job_once(name: str, as_of: str | None) -> None:
     from risk_engine import scheduler
 
+    # refused settings or a bad --as-of are the caller's mistake, not a failed run
+    database, settings, moment = get_database(), get_settings(), _as_of(as_of)
     try:
         with early_warning_reads_trade_features():
-            outcome = scheduler.run_job(get_database(), get_settings(), name, as_of=_as_of(as_of))
+            outcome = scheduler.run_job(database, settings, name, as_of=moment)
     except DomainError as exc:
         _fail(exc.detail, code=2)
     except Exception as exc:  # the run is recorded as failed; say so and exit non-zero
+        if isinstance(exc, DBAPIError) and (problem := schema_problem(exc)):
+            _fail(problem, code=2)
         _fail(f"job {name} failed: {exc}")
     typer.echo(json.dumps(outcome.as_dict(), ensure_ascii=False, default=str))
 

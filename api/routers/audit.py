@@ -10,6 +10,7 @@ from api.auth import AdminClient, Authenticator, Principal
 from api.deps import DbSession, Keys
 from api.idempotency import Idempotency
 from compliance import checkpoints
+from compliance.keys import JWKS_MAX_AGE
 from compliance.schemas import CheckpointOut, ConsistencyProofOut, InclusionProofOut
 
 router = APIRouter(tags=["audit"])
@@ -18,11 +19,12 @@ router = APIRouter(tags=["audit"])
 ConsistencyReader = Annotated[Principal, Depends(Authenticator("bank", "admin"))]
 
 
-@router.get("/.well-known/jwks.json", summary="Public signing keys, retired ones included (no auth)",
+@router.get("/.well-known/jwks.json", summary="Public signing keys, retired and next ones included (no auth)",
             response_class=JSONResponse)
 def jwks(keys: Keys) -> JSONResponse:
+    # A new signing key is published JWKS_MAX_AGE before it signs (compliance.keys): keep the two tied.
     return JSONResponse(keys.public_jwks(), media_type="application/jwk-set+json",
-                        headers={"Cache-Control": "public, max-age=300"})
+                        headers={"Cache-Control": f"public, max-age={int(JWKS_MAX_AGE.total_seconds())}"})
 
 
 @router.get("/v1/audit/checkpoints", response_model=list[CheckpointOut],

@@ -149,6 +149,9 @@ class Ledger:
         self.bills: dict[str, BillView | None] = {}
         self.invoice_keys: set[tuple[str, str]] = set()
         self.events: dict[tuple[str, str], tuple[str, str]] = {}
+        # (dealer_id, supplier_id, kind) -> the link's external_id, for the pairs fetched so far
+        self.related_links: dict[tuple[str, str, str], str] = {}
+        self._link_pairs: set[tuple[str, str]] = set()
 
     def prefetch(self, events: list[Any]) -> None:
         """One query per kind of reference for a whole chunk of validated events."""
@@ -175,6 +178,7 @@ class Ledger:
                 self.invoice_keys.update(self.session.execute(
                     select(inv.invoice_code, inv.invoice_number)
                     .where(inv.invoice_code == code, inv.invoice_number.in_(batch))).all())
+        self._fetch_related_links([e for e in events if e.type == "related_party"])
 
     def _fetch_parties(self, model: type, cache: dict[str, str | None], refs: set[str]) -> None:
         missing = [r for r in refs if r not in cache]
@@ -187,6 +191,21 @@ class Ledger:
                     cache[ext] = pid
         for r in missing:
             cache.setdefault(r, None)
+
+    def _fetch_related_links(self, events: list[Any]) -> None:
+        """The links held between the dealers and suppliers of a chunk's related_party events: every link
+        of those dealers (a dealer has few), 500 dealers a query, kept for the pairs asked about."""
+        pairs = {(self.dealers.get(e.dealer), self.suppliers.get(e.supplier)) for e in events}
+        missing = {pair for pair in pairs if None not in pair and pair not in self._link_pairs}
+        link = m.RelatedPartyLink
+        for batch in _batches(sorted({dealer_id for dealer_id, _ in missing}), 500):
+            for dealer_id, supplier_id, kind, ext in self.session.execute(
+                select(link.dealer_id, link.supplier_id, link.kind, link.external_id)
+                .where(link.dealer_id.in_(batch))
+            ):
+                if (dealer_id, supplier_id) in missing:
+                    self.related_links[(dealer_id, supplier_id, kind)] = ext
+        self._link_pairs |= missing
 
     def _fetch_orders(self, refs: set[str]) -> None:
         missing = [r for r in refs if r not in self.orders]
@@ -418,10 +437,18 @@ def _plan_return(ledger: Ledger, e: s.ReturnEvent, recorded_at: datetime) -> Cha
 
 def _plan_related_party(ledger: Ledger, e: s.RelatedPartyEvent, recorded_at: datetime) -> Changes:
     dealer_id, supplier_id = ledger.dealer(e.dealer), ledger.supplier(e.supplier)
+    key = (dealer_id, supplier_id, e.kind)
+    if key in ledger.related_links:  # one link per (dealer, supplier, kind): the tie is already known
+        raise Rejected(f"dealer and supplier are already linked by '{e.kind}' (related_party "
+                       f"'{ledger.related_links[key]}')", field="kind", code="related_party_already_linked")
     lid = _ids.new("rel")
     row = dict(id=lid, external_id=e.external_id, dealer_id=dealer_id, supplier_id=supplier_id, kind=e.kind,
                evidence=e.evidence, recorded_at=recorded_at)
-    return Changes(lid, inserts=[(m.RelatedPartyLink, row)])
+
+    def commit() -> None:
+        ledger.related_links[key] = e.external_id
+
+    return Changes(lid, inserts=[(m.RelatedPartyLink, row)], commit_view=commit)
 
 
 _PLANNERS = {

@@ -1,6 +1,9 @@
 import json
 import re
+import secrets
 
+import pytest
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from risk_engine import cli
@@ -66,3 +69,105 @@ def test_demo_seed_prints_keys_and_reprints_them_on_a_seeded_database(tmp_path, 
     again = runner.invoke(cli.app, ["demo", "seed", "--if-empty", *small])
     assert again.stdout == first.stdout
     assert "dealers, " not in again.stderr  # the platform is already there
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def unmigrated_database(request, tmp_path, monkeypatch):
+    """The command line pointed at an empty database (SQLite file, or a fresh PostgreSQL schema)."""
+    from risk_engine import db as dbmod
+
+    if request.param == "sqlite":
+        use_database(monkeypatch, f"sqlite:///{tmp_path / 'empty.db'}")
+        yield
+        return
+    from tests.conftest import _require_pg
+
+    url = _require_pg()
+    schema = f"cli_{secrets.token_hex(4)}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    use_database(monkeypatch, f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}")
+    try:
+        yield
+    finally:
+        if dbmod._database is not None:
+            dbmod._database.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def one_line_error(result) -> str:
+    assert "Traceback" not in result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
+def test_demo_seed_on_an_unmigrated_database_says_to_run_db_upgrade_first(unmigrated_database, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(cli.app, ["demo", "seed", "--dealers", "5", "--months", "13"])
+    assert r.exit_code == 2
+    line = one_line_error(r)
+    assert "not migrated" in line and "bank" in line and "run `risk-engine db upgrade` first" in line
+
+
+def test_a_job_run_on_an_unmigrated_database_says_to_run_db_upgrade_first(unmigrated_database):
+    r = runner.invoke(cli.app, ["jobs", "run", "early_warning_daily"])
+    assert r.exit_code == 2
+    assert "run `risk-engine db upgrade` first" in one_line_error(r)
+
+
+def test_after_db_upgrade_the_same_database_serves_commands(unmigrated_database):
+    assert runner.invoke(cli.app, ["db", "upgrade"]).exit_code == 0
+    r = runner.invoke(cli.app, ["clients", "create", "--name", "ops", "--role", "admin"])
+    assert r.exit_code == 0, r.output
+
+
+def environment(monkeypatch, tmp_path, **env):
+    """Only these RISK_ variables (besides the test runner's), read afresh by the next command."""
+    from risk_engine import db as dbmod
+    from risk_engine.settings import get_settings
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("RISK_ENV", "RISK_DATABASE_URL", "RISK_KEYS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    monkeypatch.setattr(dbmod, "_database", None)
+
+
+EVERY_COMMAND_READING_SETTINGS = [
+    ["db", "upgrade"], ["demo", "seed"], ["clients", "create", "--name", "x", "--role", "admin"],
+    ["audit", "verify"], ["keys", "status"], ["keys", "rotate", "--signing"], ["jobs", "runs"],
+    ["jobs", "run", "early_warning_daily"], ["scheduler"], ["serve"],
+]
+
+
+@pytest.mark.parametrize("command", EVERY_COMMAND_READING_SETTINGS, ids=" ".join)
+def test_production_settings_refusing_sqlite_are_one_line_and_exit_2(command, tmp_path, monkeypatch):
+    environment(monkeypatch, tmp_path, RISK_ENV="production")
+    r = runner.invoke(cli.app, command)
+    assert r.exit_code == 2, r.output
+    assert one_line_error(r) == ("error: settings refused: RISK_ENV=production refuses SQLite: set "
+                                 "RISK_DATABASE_URL to PostgreSQL")
+
+
+@pytest.mark.parametrize("command", [["keys", "status"], ["db", "upgrade"]], ids=" ".join)
+def test_production_settings_without_a_keys_directory_name_the_variable(command, tmp_path, monkeypatch):
+    environment(monkeypatch, tmp_path, RISK_ENV="production",
+                RISK_DATABASE_URL="postgresql+psycopg://risk@db.internal/risk", RISK_KEYS_DIR=str(tmp_path / "missing"))
+    r = runner.invoke(cli.app, command)
+    assert r.exit_code == 2
+    assert "RISK_KEYS_DIR set to an existing directory" in one_line_error(r)
+
+
+def test_a_settings_value_out_of_range_names_its_variable(tmp_path, monkeypatch):
+    environment(monkeypatch, tmp_path, RISK_MAX_BODY_BYTES="12")
+    r = runner.invoke(cli.app, ["audit", "verify"])
+    assert r.exit_code == 2
+    assert one_line_error(r) == ("error: settings refused: RISK_MAX_BODY_BYTES: Input should be greater than "
+                                 "or equal to 1024")

@@ -261,3 +261,134 @@ def test_an_export_of_an_unknown_dealer_is_refused_and_the_attempt_is_logged(cli
     assert client.get("/v1/dealers/dlr_missing/export", headers=admin).status_code == 404
     log = client.get("/v1/access-log?subject=dlr_missing", headers=admin).json()["items"]
     assert [(e["action"], e["outcome"]) for e in log] == [("dealer.export", "not_found")]
+
+
+# --- the export's credit, loan and trade sections ----------------------------------------------------------
+
+
+DOMAIN_SECTIONS = ["credit_decisions", "review_cases", "credit_lines", "order_loans", "alerts", "trade"]
+
+
+def dealer_with_a_decision_a_line_a_loan_and_an_alert(db, client, bank, bank_headers):
+    """A loan world (line, order, disbursed loan paid to the supplier), a referred credit-limit decision with
+    its review case, and an early-warning alert."""
+    from loan_monitoring import alerting
+    from loan_monitoring.alerts import Alert, Severity
+    from risk_engine.decisions import service
+    from risk_engine.decisions.schemas import CreditLimitRequestIn
+    from tests.decision_support import DictFeatureSource, tiny_xgb_scorer
+    from tests.loan_factories import disbursed_loan, loan_world
+
+    world = loan_world(db, client.app.state.keys, bank=bank)
+    features = DictFeatureSource()
+    features.set(world.dealer.id, current_days_past_due=10)
+    with db.unit_of_work() as s:
+        decision = service.decide_credit_limit(
+            s, CreditLimitRequestIn(dealer_id=world.dealer.id, bank_id=bank.id), scorer=tiny_xgb_scorer(),
+            features=features, actor="platform:test")
+        decision_id = decision.id
+    loan_id = disbursed_loan(db, client, world, bank_headers)
+    finding = Alert("purchase_volume_drop", Severity.WARNING, f"dealer:{world.dealer.id}:ews:purchase_volume_drop",
+                    "采购量下降", "purchase volume dropped", {"drop": "-0.42"}, dealer_id=world.dealer.id)
+    with db.unit_of_work() as s:
+        alerting.raise_alerts(s, [finding], source="early_warning", actor="test", auto_actions=())
+    return world, decision_id, loan_id
+
+
+def test_the_export_holds_the_dealers_decisions_lines_loans_and_alerts_and_nobody_elses(client, db, admin):
+    from tests.factories import make_bank
+
+    bank = make_bank(db)
+    bank_headers = auth(make_api_key(db, "bank", bank=bank))
+    world, decision_id, loan_id = dealer_with_a_decision_a_line_a_loan_and_an_alert(db, client, bank, bank_headers)
+    other, other_decision_id, other_loan_id = dealer_with_a_decision_a_line_a_loan_and_an_alert(
+        db, client, bank, bank_headers)
+
+    r = client.get(f"/v1/dealers/{world.dealer.id}/export", headers=admin)
+    assert r.status_code == 200, r.text
+    sections = r.json()["sections"]
+    assert list(sections) == ["personal_data", "business_registration", "consents", "credit_records",
+                              *DOMAIN_SECTIONS, "access_log"]
+    for name in DOMAIN_SECTIONS:
+        assert sections[name]["handling"] == "retained_pseudonymised" and sections[name]["basis"]
+        assert sections[name]["erased"] is False
+
+    [decision] = sections["credit_decisions"]["data"]
+    assert (decision["id"], decision["outcome"], decision["reason_codes"]) == (decision_id, "refer",
+                                                                                ["REF_DPD_1_30"])
+    assert isinstance(decision["pd"], str) and isinstance(decision["explanation"], dict)
+    assert decision["decided_at"].endswith("+00:00")
+    [case] = sections["review_cases"]["data"]
+    assert (case["decision_id"], case["status"]) == (decision_id, "open")
+
+    [line] = sections["credit_lines"]["data"]
+    assert (line["id"], line["limit"], line["utilised"], line["available"]) == (
+        world.line_id, "500000.00", "80000.00", "420000.00")
+    assert [m["kind"] for m in line["movements"]] == ["open", "reserve", "utilise"]
+
+    [loan] = sections["order_loans"]["data"]
+    assert (loan["id"], loan["state"], loan["outstanding_principal"]) == (loan_id, "disbursed", "80000.00")
+    [tranche] = loan["disbursements"]
+    assert (tranche["amount"], tranche["payee_account"]) == ("80000.00", world.supplier_account)
+    assert "payee_account_enc" not in tranche and "payee_account_index" not in tranche
+    assert loan["repayments"] == [] and loan["delinquency"] == {"count": 0, "truncated": False, "items": []}
+
+    [alert] = sections["alerts"]["data"]
+    assert (alert["kind"], alert["dealer_id"], alert["evidence"]) == ("purchase_volume_drop", world.dealer.id,
+                                                                      {"drop": "-0.42"})
+    orders = sections["trade"]["data"]["orders"]
+    assert (orders["count"], orders["truncated"], orders["items"][0]["id"]) == (1, False, world.order.id)
+    assert orders["items"][0]["amount"] == "100000.00"
+
+    text = r.text
+    for foreign in (other.dealer.id, other_decision_id, other.line_id, other_loan_id, other.order.id,
+                    other.supplier_account):
+        assert foreign not in text
+    log = client.get(f"/v1/access-log?subject={world.dealer.id}&action=dealer.export", headers=admin).json()
+    [entry] = log["items"]
+    assert entry["detail"]["sections"] == list(sections) and world.supplier_account not in str(entry)
+
+
+def test_trade_and_daily_snapshots_in_the_export_are_their_count_and_the_most_recent_items(
+        client, db, admin, monkeypatch):
+    from decimal import Decimal
+
+    from compliance import privacy
+    from loan_monitoring.models import DelinquencySnapshot
+    from tests.loan_factories import loan_world, make_approved_loan, make_order
+
+    world = loan_world(db, client.app.state.keys)
+    placed = [NOW - timedelta(days=d) for d in (30, 10, 20)]
+    ids = [world.order.id] + [make_order(db, world.dealer, world.supplier, placed_at=at).id for at in placed]
+    loan_id = make_approved_loan(db, world.dealer, world.bank, world.order, world.line_id)
+    days = [NOW.date() - timedelta(days=d) for d in (3, 1, 2)]
+    with db.unit_of_work() as s:
+        s.add_all(DelinquencySnapshot(loan_id=loan_id, as_of=day, days_past_due=0, bucket="current",
+                                      amount_past_due=Decimal("0.00"), outstanding_principal=Decimal("0.00"),
+                                      in_default=False, state="approved") for day in days)
+    monkeypatch.setattr(privacy, "RECENT_ITEMS", 2)
+    sections = client.get(f"/v1/dealers/{world.dealer.id}/export", headers=admin).json()["sections"]
+    orders = sections["trade"]["data"]["orders"]
+    assert (orders["count"], orders["truncated"]) == (4, True)
+    assert [o["id"] for o in orders["items"]] == [ids[2], ids[3]]  # newest first
+    [loan] = sections["order_loans"]["data"]
+    snapshots = loan["delinquency"]
+    assert (snapshots["count"], snapshots["truncated"]) == (3, True)
+    assert [i["as_of"] for i in snapshots["items"]] == [days[1].isoformat(), days[2].isoformat()]
+
+
+def test_erasure_names_the_domain_sections_it_keeps(client, db, admin):
+    dealer = make_dealer(db, keys=client.app.state.keys)
+    r = client.post(f"/v1/dealers/{dealer.id}/erasure", headers=admin, json={"reason": "DSR-7"})
+    assert r.status_code == 200, r.text
+    assert set(DOMAIN_SECTIONS) <= set(r.json()["retained"]) and "personal_data" not in r.json()["retained"]
+
+
+def test_every_process_has_the_domain_sections_without_building_the_app():
+    import subprocess
+    import sys
+
+    probe = "from compliance import privacy; print(' '.join(s.name for s in privacy.export_sections()))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["personal_data", "business_registration", "consents", "credit_records",
+                                   *DOMAIN_SECTIONS, "access_log"]

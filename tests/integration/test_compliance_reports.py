@@ -231,3 +231,67 @@ def test_an_insider_cannot_bind_a_rewritten_decision_to_an_audit_entry_that_reco
     with pytest.raises(reports.ReportInvalid) as e:
         reports.verify_decision_report(_resign(unbound, keys), jwks)
     assert e.value.code == "malformed_report"
+
+
+@pytest.fixture
+def cli_on(db, settings, monkeypatch):
+    """The command line on the test database and the app's keys directory."""
+    from risk_engine import db as dbmod
+    from risk_engine.settings import get_settings
+
+    monkeypatch.setenv("RISK_KEYS_DIR", str(settings.keys_dir))
+    get_settings.cache_clear()
+    monkeypatch.setattr(dbmod, "_database", db)
+    yield lambda *args: runner.invoke(cli.app, list(args))
+    get_settings.cache_clear()
+
+
+def test_keys_rotate_signing_publishes_the_new_key_before_reports_are_signed_with_it(client, db, cli_on):
+    from datetime import timedelta
+
+    from compliance.keys import JWKS_MAX_AGE, SIGNING_KEY_LEAD_TIME
+
+    served = client.get("/.well-known/jwks.json")
+    assert served.headers["cache-control"] == f"public, max-age={int(JWKS_MAX_AGE.total_seconds())}"
+    cached_by_the_bank = served.json()
+    old = client.app.state.keys.current_signing_kid()
+
+    r = cli_on("keys", "rotate", "--signing")
+    assert r.exit_code == 0, r.output
+    rotated = json.loads(r.stdout)
+    new, takes_over_at = rotated["signing_kid"], rotated["signing_takes_over_at"]
+    assert "signs from" in r.stderr
+
+    # right after: the old key signs, so the bank's cached JWKS still verifies; the JWKS already has the new key
+    report = record_decision_and_prove(db, client.app.state.keys)
+    assert signing.read_header(report)["kid"] == old
+    reports.verify_decision_report(report, cached_by_the_bank)
+    jwks_after = client.get("/.well-known/jwks.json").json()
+    assert {k["kid"]: k["status"] for k in jwks_after["keys"]} == {old: "current", new: "next"}
+    status = json.loads(cli_on("keys", "status").stdout)
+    assert status["signing_kid"] == old
+    assert status["next_signing_key"] == {"kid": new, "takes_over_at": takes_over_at}
+    with db.session() as s:
+        entry = s.scalars(select(audit.AuditEntry).where(audit.AuditEntry.action == "keys.signing_rotated")).one()
+    assert entry.subject_id == new
+    assert json.loads(entry.payload) == {"retired": old, "takes_over_at": takes_over_at}
+
+    # after the JWKS cache lifetime: the new key signs; a JWKS fetched after the rotation verifies it
+    later = datetime.now(UTC) + SIGNING_KEY_LEAD_TIME + timedelta(seconds=2)
+    client.app.state.keys = FileKeyProvider(client.app.state.settings.keys_dir, clock=lambda: later)
+    report_later = record_decision_and_prove(db, client.app.state.keys, DECISION | {"decision_id": "dec_test0003"})
+    assert signing.read_header(report_later)["kid"] == new
+    reports.verify_decision_report(report_later, jwks_after)
+    jwks_later = client.get("/.well-known/jwks.json").json()
+    assert {k["kid"]: k["status"] for k in jwks_later["keys"]} == {old: "retired", new: "current"}
+    reports.verify_decision_report(report, jwks_later)  # old keys stay published
+
+
+def test_keys_rotate_signing_immediately_signs_with_the_new_key_at_once(client, cli_on):
+    old = client.app.state.keys.current_signing_kid()
+    r = cli_on("keys", "rotate", "--signing", "--immediately")
+    assert r.exit_code == 0, r.output
+    new = json.loads(r.stdout)["signing_kid"]
+    assert client.app.state.keys.current_signing_kid() == new != old
+    assert json.loads(r.stdout)["signing_takes_over_at"] is None
+    assert cli_on("keys", "rotate", "--data", "--immediately").exit_code == 2

@@ -162,3 +162,46 @@ def test_an_item_the_database_cannot_hold_is_rejected_on_its_own(client, db, pla
     assert {r["index"]: r["errors"][0]["field"] for r in body["rejected"]} == {
         1: "placed_at", 2: "placed_at", 3: "reason", 4: "dealer"}
     assert count(db, Order) == 1
+
+
+def related(ext, kind="shared_owner", **kw):
+    return {"type": "related_party", "external_id": ext, "dealer": "D-1", "supplier": "S-1", "kind": kind} | kw
+
+
+def test_a_second_related_party_link_of_the_same_kind_is_rejected_naming_kind(client, db, platform, parties):
+    from risk_engine.trade.models import RelatedPartyLink
+
+    post(client, platform, [related("R-1")])
+    body = post(client, platform, [related("R-2", evidence="found again"), related("R-3", kind="address")])
+    assert [a["external_id"] for a in body["accepted"]] == ["R-3"]
+    (rejected,) = body["rejected"]
+    assert rejected["index"] == 0 and rejected["external_id"] == "R-2"
+    assert rejected["errors"] == [{"field": "kind", "reason": "dealer and supplier are already linked by "
+                                                              "'shared_owner' (related_party 'R-1')"}]
+    assert count(db, RelatedPartyLink) == 2
+
+
+def test_a_repeated_related_party_link_within_one_batch_is_rejected_without_sinking_the_rest(client, db, platform,
+                                                                                            parties):
+    from risk_engine.trade.models import RelatedPartyLink
+
+    body = post(client, platform, [related("R-1"), related("R-2"), order("O-1"), related("R-1")])
+    assert [(a["external_id"], a["status"]) for a in body["accepted"]] == [
+        ("R-1", "created"), ("O-1", "created"), ("R-1", "duplicate")]
+    assert [(r["index"], r["errors"][0]["field"]) for r in body["rejected"]] == [(1, "kind")]
+    assert count(db, RelatedPartyLink) == 1
+
+
+def test_the_bulk_path_rejects_a_repeated_related_party_link_like_the_api(db, parties):
+    from risk_engine.trade import service
+    from risk_engine.trade.models import RelatedPartyLink
+
+    with db.unit_of_work() as s:
+        service.ingest_events(s, [related("R-1")], actor="test")
+    with db.unit_of_work() as s:
+        ledger = service.Ledger(s)
+        report = service.ingest_chunk(s, [related("R-2"), related("R-3", kind="account"), related("R-4")],
+                                      actor="test", ledger=ledger)
+    assert [a["external_id"] for a in report.accepted] == ["R-3"]
+    assert [(r["external_id"], r["errors"][0]["field"]) for r in report.rejected] == [("R-2", "kind"), ("R-4", "kind")]
+    assert count(db, RelatedPartyLink) == 2
