@@ -230,10 +230,10 @@ def test_the_review_queue_is_for_risk_officers(wired, db):
         assert r.status_code == 403
 
 
-def test_an_order_loan_referral_is_carried_out_by_the_loan_domain_not_as_a_credit_line(wired, db, officers):
-    from tests.loan_factories import ingest, line_figures, loan, loan_world
+def referred_order_loan(wired, db):
+    """A loan world whose order-loan application is referred (a weak tie to the supplier: a shared address)."""
+    from tests.loan_factories import ingest, loan_world
 
-    a, _ = officers
     world = loan_world(db, wired.app.state.keys)
     ingest(
         db,
@@ -244,8 +244,8 @@ def test_an_order_loan_referral_is_carried_out_by_the_loan_domain_not_as_a_credi
             "supplier": world.supplier.id,
             "kind": "address",
         },
-    )  # a weak tie: referred
-    r = wired.post(
+    )
+    application = wired.post(
         "/v1/order-loans",
         headers=auth(make_api_key(db, "platform")) | {"Idempotency-Key": "ol-1"},
         json={
@@ -255,9 +255,16 @@ def test_an_order_loan_referral_is_carried_out_by_the_loan_domain_not_as_a_credi
             "amount": "80000.00",
             "tenor_days": 90,
         },
-    )
-    application = r.json()
+    ).json()
     assert application["outcome"] == "refer", application
+    return world, application
+
+
+def test_an_order_loan_referral_is_carried_out_by_the_loan_domain_not_as_a_credit_line(wired, db, officers):
+    from tests.loan_factories import line_figures, loan
+
+    a, _ = officers
+    world, application = referred_order_loan(wired, db)
     limit_before = line_figures(db, world.line_id)["limit"]
     case_id = application["review_case_id"]
     r = wired.post(
@@ -432,32 +439,8 @@ def test_a_decision_for_another_bank_leaves_the_dealers_case_open(wired, db, fea
 
 
 def test_an_order_loan_referral_is_not_superseded_by_a_credit_limit_decision(wired, db, features, officers):
-    from tests.loan_factories import ingest, loan_world
-
     a, _ = officers
-    world = loan_world(db, wired.app.state.keys)
-    ingest(
-        db,
-        {
-            "type": "related_party",
-            "external_id": "REL-S1",
-            "dealer": world.dealer.id,
-            "supplier": world.supplier.id,
-            "kind": "address",
-        },
-    )
-    application = wired.post(
-        "/v1/order-loans",
-        headers=auth(make_api_key(db, "platform")) | {"Idempotency-Key": "ol-s1"},
-        json={
-            "dealer_id": world.dealer.id,
-            "bank_id": world.bank.id,
-            "order_id": world.order.id,
-            "amount": "80000.00",
-            "tenor_days": 90,
-        },
-    ).json()
-    assert application["outcome"] == "refer", application
+    world, application = referred_order_loan(wired, db)
     decide_again(wired, db, world.dealer, world.bank)
     view = wired.get(f"/v1/reviews/{application['review_case_id']}", headers=a).json()
     assert view["status"] == "open" and view["superseded_by"] is None
