@@ -49,7 +49,8 @@ def _seal(keys: KeyProvider, row: Any, column: str, plaintext: str | None) -> No
     setattr(row, column, token)
 
 
-def _unseal(keys: KeyProvider, row: Any, column: str) -> str | None:
+def unseal(keys: KeyProvider, row: Any, column: str) -> str | None:
+    """The plaintext of encrypted column ``column`` of ``row`` (None when empty)."""
     token = getattr(row, column)
     return None if token is None else fieldcrypt.decrypt_field(keys, row.__tablename__, column, row.id, token)
 
@@ -115,14 +116,14 @@ def wipe_dealer(dealer: Dealer) -> list[str]:
 
 def legal_representative_of(keys: KeyProvider, dealer: Dealer) -> LegalRepresentative:
     return LegalRepresentative(
-        name=_unseal(keys, dealer, "legal_rep_name_enc"),
-        id_number=_unseal(keys, dealer, "legal_rep_id_number_enc"),
-        phone=_unseal(keys, dealer, "legal_rep_phone_enc"),
+        name=unseal(keys, dealer, "legal_rep_name_enc"),
+        id_number=unseal(keys, dealer, "legal_rep_id_number_enc"),
+        phone=unseal(keys, dealer, "legal_rep_phone_enc"),
     )
 
 
 def account_number_of(keys: KeyProvider, party: Dealer | Supplier) -> str | None:
-    return _unseal(keys, party, "account_number_enc")
+    return unseal(keys, party, "account_number_enc")
 
 
 def find_dealers_by_legal_rep_id(session: Session, keys: KeyProvider, id_number: str) -> list[Dealer]:

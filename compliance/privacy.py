@@ -118,12 +118,9 @@ def exportable(value: Any) -> Any:
 
 
 def unseal(keys: KeyProvider, row: Any, column: str) -> str | None:
-    """The plaintext of an encrypted column of ``row`` (None when empty); an unreadable value is an incident."""
-    token = getattr(row, column)
-    if token is None:
-        return None
+    """``pii.unseal``, an unreadable value being an incident (``PersonalDataUnreadable``)."""
     try:
-        return fieldcrypt.decrypt_field(keys, row.__tablename__, column, row.id, token)
+        return pii.unseal(keys, row, column)
     except fieldcrypt.UndecryptableField as exc:
         raise PersonalDataUnreadable(f"{row.__tablename__} {row.id}: {exc}") from None
 

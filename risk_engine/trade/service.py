@@ -20,7 +20,7 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from compliance import audit
 from compliance.audit import canonical_json
+from loan_monitoring.dates import business_date
 from risk_engine.db import utcnow
 from risk_engine.errors import DomainError
 from risk_engine.ids import new_id
@@ -256,14 +257,6 @@ class Ledger:
         return _known(self.bills.get(ref), "payment_due", ref)
 
 
-_BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-def _business_date(moment: datetime) -> date:
-    """The Beijing calendar date of an instant: business dates (``*_on``) are Beijing dates."""
-    return moment.astimezone(_BEIJING).date()
-
-
 def _known(value: Any, what: str, ref: str) -> Any:
     if value is None:
         raise Rejected(f"unknown {what} '{ref}'", field=what, code=f"unknown_{what}")
@@ -342,7 +335,7 @@ def _plan_order_status(ledger: Ledger, e: s.OrderStatusEvent, recorded_at: datet
 
 def _plan_payment_due(ledger: Ledger, e: s.PaymentDueEvent, recorded_at: datetime) -> Changes:
     order = ledger.order(e.order)
-    if e.due_on < _business_date(order.placed_at):
+    if e.due_on < business_date(order.placed_at):
         raise Rejected("due date is before the order was placed", field="due_on")
     paid_amount = e.paid_amount if e.paid_amount is not None else (e.amount if e.paid_on else Decimal("0"))
     if paid_amount > e.amount:
@@ -383,7 +376,7 @@ def _plan_payment(ledger: Ledger, e: s.PaymentEvent, recorded_at: datetime) -> C
 
 def _plan_invoice(ledger: Ledger, e: s.InvoiceEvent, recorded_at: datetime) -> Changes:
     order = ledger.order(e.order)
-    if e.issued_on < _business_date(order.placed_at):
+    if e.issued_on < business_date(order.placed_at):
         raise Rejected("invoice issued before the order was placed", field="issued_on")
     key = (e.invoice_code, e.invoice_number)
     if key in ledger.invoice_keys:
