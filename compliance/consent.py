@@ -5,6 +5,12 @@ that is valid for that purpose at that moment; a revocation stops further use (n
 before scoring::
 
     consent.require_consent(session, dealer_id, "credit_scoring", at=now)   # raises ConsentMissing
+    consent.require_consents(session, dealer_id, BANK_DECISION, at=now)     # every purpose, one query
+
+A decision made for a bank (a credit limit, an order loan) hands the dealer's data to that bank — the
+decision, its inputs and explanation, the signed report — so it needs ``data_sharing_with_bank`` beside the
+purpose of the use itself (PIPL Art. 23: a separate consent to provide personal information to another
+processor).
 """
 from __future__ import annotations
 
@@ -65,10 +71,16 @@ def consents_of(session: Session, dealer_id: str, purpose: str | None = None) ->
     return list(session.scalars(statement.order_by(DealerConsent.granted_at, DealerConsent.id)))
 
 
+SHARING_WITH_BANK = "data_sharing_with_bank"
+# what a decision made for a bank needs: the use itself, and handing the result to the bank (Art. 23)
+CREDIT_LIMIT_FOR_BANK = ("credit_scoring", SHARING_WITH_BANK)
+ORDER_LOAN_FOR_BANK = ("loan_monitoring", SHARING_WITH_BANK)
+
 _CONSENTS = DealerConsent.__table__
 _CONSENT_TERMS = (
     select(_CONSENTS)
-    .where(_CONSENTS.c.dealer_id == bindparam("dealer_id"), _CONSENTS.c.purpose == bindparam("purpose"))
+    .where(_CONSENTS.c.dealer_id == bindparam("dealer_id"),
+           _CONSENTS.c.purpose.in_(bindparam("purposes", expanding=True)))
     .order_by(_CONSENTS.c.granted_at, _CONSENTS.c.id)
 )
 
@@ -78,18 +90,29 @@ def require_consent(
 ) -> ConsentTerms:
     """The consent under which ``purpose`` may be pursued for the dealer now (its row: ``id``, ``purpose``,
     ``granted_at``...); raises ``ConsentMissing``."""
-    if purpose not in CONSENT_PURPOSES:
-        raise ValueError(f"unknown consent purpose {purpose!r}")
+    return require_consents(session, dealer_id, (purpose,), at)[purpose]
+
+
+def require_consents(
+    session: Session, dealer_id: str, purposes: Iterable[str], at: datetime | None = None
+) -> dict[str, ConsentTerms]:
+    """The consent in force for each of ``purposes`` (by purpose), read in one query; raises
+    ``ConsentMissing`` naming every purpose without one."""
+    purposes = tuple(dict.fromkeys(purposes))
+    unknown = [p for p in purposes if p not in CONSENT_PURPOSES]
+    if unknown or not purposes:
+        raise ValueError(f"unknown consent purpose(s) {unknown!r}")
     at = at or utcnow()
     # the terms as plain rows (every decision asks): no ORM objects to build and track
-    terms = session.execute(_CONSENT_TERMS, {"dealer_id": dealer_id, "purpose": purpose}).all()
-    found = valid_consent(terms, purpose, at)
-    if found is None:
+    terms = session.execute(_CONSENT_TERMS, {"dealer_id": dealer_id, "purposes": list(purposes)}).all()
+    found = {purpose: valid_consent(terms, purpose, at) for purpose in purposes}
+    missing = [purpose for purpose, terms_in_force in found.items() if terms_in_force is None]
+    if missing:
         raise ConsentMissing(
-            f"dealer {dealer_id} has no valid consent for {purpose} (none given, expired or revoked)",
-            extra={"dealer_id": dealer_id, "purpose": purpose},
+            f"dealer {dealer_id} has no valid consent for {' and '.join(missing)} (none given, expired or revoked)",
+            extra={"dealer_id": dealer_id, "purpose": missing[0], "missing_purposes": missing},
         )
-    return found
+    return found  # type: ignore[return-value]  # every value is set: none is missing
 
 
 # --- changes (flush and audit; the caller commits) -------------------------------------------------

@@ -2,7 +2,8 @@
 
 ``apply_for_order_loan``:
 
-1. consent: the dealer's data may be used to decide and monitor the loan (``loan_monitoring``);
+1. consent: the dealer's data may be used to decide and monitor the loan (``loan_monitoring``) and the
+   decision shared with the bank (``data_sharing_with_bank``);
 2. locks, before the first audit entry: the order row (two applications for one order — at any banks —
    queue here, so duplicate financing cannot slip between two checks), then the dealer's line at the bank;
 3. the pure inputs from the database (``inputs``): the order and whether it is settled, the invoice, the
@@ -49,7 +50,6 @@ from risk_engine.settings import Settings
 from risk_engine.trade.models import Invoice as TradeInvoice
 from risk_engine.trade.models import Order
 
-CONSENT_PURPOSE = "loan_monitoring"
 CHECKS_VERSION = 1
 CHECKS = (
     "order_exists",
@@ -108,7 +108,7 @@ def apply_for_order_loan(
     bank = session.get(Bank, request.bank_id)
     if bank is None:
         raise NotFound(f"no bank {request.bank_id}", field="bank_id")
-    consent.require_consent(session, dealer.id, CONSENT_PURPOSE, now)
+    consent.require_consents(session, dealer.id, consent.ORDER_LOAN_FOR_BANK, now)
 
     order = _by_reference(session, Order, request.order_id, for_update=True)
     line = ledger.find_line(session, dealer.id, bank.id, for_update=True)

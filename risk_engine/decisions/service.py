@@ -2,7 +2,8 @@
 
 ``decide_credit_limit`` runs, for one dealer and bank:
 
-1. consent: no scoring without a valid ``credit_scoring`` consent (``compliance.consent``; 403 otherwise);
+1. consent: no scoring without a valid ``credit_scoring`` consent, and no decision for a bank without
+   ``data_sharing_with_bank`` (``compliance.consent``; 403 otherwise);
 2. the dealer's point-in-time features (``FeatureSource``), the attributes the engine knows, and the model
    (``Scorer``) → PD, grade, score, contributions, reason codes — before any lock;
 3. locks, in the one order every limit change follows: the guarantor row, the bank's quota row, the
@@ -84,7 +85,7 @@ def decide_credit_limit(
     bank = session.execute(_BANK, {"id": request.bank_id}).first()
     if bank is None:
         raise NotFound(f"no bank {request.bank_id}", field="bank_id")
-    consent.require_consent(session, dealer.id, "credit_scoring", now)
+    consent.require_consents(session, dealer.id, consent.CREDIT_LIMIT_FOR_BANK, now)
 
     # Scoring needs no lock: it runs before them, so concurrent decisions at one bank wait for each
     # other only as long as the limit and the writes take.

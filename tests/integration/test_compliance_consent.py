@@ -392,3 +392,62 @@ def test_every_process_has_the_domain_sections_without_building_the_app():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["personal_data", "business_registration", "consents", "credit_records",
                                    *DOMAIN_SECTIONS, "access_log"]
+
+
+# --- a decision for a bank needs consent to share with it (PIPL Art. 23) ----------------------------------
+
+
+def _revoke_sharing(client, dealer_id, platform):
+    (sharing,) = [c for c in client.get(f"/v1/dealers/{dealer_id}/consents", headers=platform).json()
+                  if c["purpose"] == "data_sharing_with_bank"]
+    r = client.post(f"/v1/dealers/{dealer_id}/consents/{sharing['id']}/revocation", headers=platform,
+                    json={"reason": "dealer no longer agrees to its data going to banks"})
+    assert r.status_code == 200, r.text
+
+
+def test_every_missing_purpose_is_named_and_one_query_serves_them_all(db):
+    dealer = make_dealer(db, consent=consent_body("credit_scoring"))
+    with db.session() as s:
+        with pytest.raises(consent.ConsentMissing) as refused:
+            consent.require_consents(s, dealer.id, ("credit_scoring", "data_sharing_with_bank", "loan_monitoring"))
+        in_force = consent.require_consents(s, dealer.id, ["credit_scoring"])
+    assert refused.value.extra["missing_purposes"] == ["data_sharing_with_bank", "loan_monitoring"]
+    assert "data_sharing_with_bank and loan_monitoring" in str(refused.value)
+    assert list(in_force) == ["credit_scoring"] and in_force["credit_scoring"].purpose == "credit_scoring"
+    with db.session() as s, pytest.raises(ValueError):
+        consent.require_consents(s, dealer.id, ("marketing",))
+
+
+def test_a_limit_request_without_consent_to_share_with_banks_is_refused_and_records_nothing(client, db, platform):
+    from risk_engine.decisions.models import Decision
+    from tests.decision_support import DictFeatureSource, tiny_xgb_scorer
+    from tests.factories import make_bank
+
+    client.app.state.scorer = tiny_xgb_scorer()
+    client.app.state.feature_source = DictFeatureSource()
+    bank = make_bank(db)
+    dealer = make_dealer(db, consent=consent_body("credit_scoring", "loan_monitoring"))
+    with db.session() as s:
+        entries = s.query(AuditEntry).count()
+    r = client.post("/v1/credit-limit-requests", json={"dealer_id": dealer.id, "bank_id": bank.id},
+                    headers=platform | {"Idempotency-Key": "no-sharing-1"})
+    assert r.status_code == 403, r.text
+    assert r.json()["code"] == "consent_missing" and "data_sharing_with_bank" in r.json()["detail"]
+    with db.session() as s:
+        assert s.query(Decision).count() == 0 and s.query(AuditEntry).count() == entries
+
+
+def test_an_order_loan_application_after_the_sharing_consent_was_revoked_is_refused(client, db, platform):
+    from risk_engine.decisions.models import Decision
+    from tests.loan_factories import line_figures, loan_world
+
+    world = loan_world(db, client.app.state.keys)
+    _revoke_sharing(client, world.dealer.id, platform)
+    r = client.post("/v1/order-loans", headers=platform | {"Idempotency-Key": "no-sharing-loan"}, json={
+        "dealer_id": world.dealer.id, "bank_id": world.bank.id, "order_id": world.order.id,
+        "amount": "80000.00", "tenor_days": 90})
+    assert r.status_code == 403, r.text
+    assert r.json()["code"] == "consent_missing" and "data_sharing_with_bank" in r.json()["detail"]
+    assert line_figures(db, world.line_id)["reserved"] == 0
+    with db.session() as s:
+        assert s.query(Decision).filter(Decision.dealer_id == world.dealer.id).count() == 0
