@@ -513,7 +513,8 @@ def _profile(server: _Server, out: Path, seconds: int) -> subprocess.Popen:
     the thread holding the GIL (where the Python time goes), as collapsed stacks: one line per stack,
     its sample count last, for a flame graph or ``grep``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    command = ["py-spy", "record", "--pid", str(server.process.pid), "--subprocesses", "--gil"]
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))  # the venv's, if not on PATH
+    command = [spy, "record", "--pid", str(server.process.pid), "--subprocesses", "--gil"]
     command += ["--format", "raw", "--rate", "250", "--duration", str(seconds), "--output", str(out)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
