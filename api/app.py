@@ -9,6 +9,7 @@ from api.errors import install_error_handlers
 from api.observability import BodySizeLimit, Metrics, RefuseNulInUrl, RequestObservability
 from api.routers import (
     alerts,
+    amendments,
     audit,
     compliance,
     decisions,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(parties.router)
+    app.include_router(amendments.router)
     app.include_router(trade.router)
     app.include_router(decisions.router)
     app.include_router(reviews.router)

@@ -148,3 +148,52 @@ class SupplierOut(ResponseModel):
     industry: str | None
     whitelisted: bool
     onboarded_at: datetime
+
+
+# --------------------------------------------------------------------------- amendments of terms
+
+Reason = Annotated[str, Field(min_length=3, max_length=1000,
+                              description="why the terms change (the bank's letter, the guarantor's audited "
+                                          "accounts, the agreement); kept in the audit trail")]
+
+
+class _Amendment(RequestModel):
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _something_changes(self) -> _Amendment:
+        if not self.model_fields_set - {"reason"}:
+            raise ValueError("name at least one term to change besides the reason")
+        return self
+
+
+class BankAmendmentIn(_Amendment):
+    """New terms of the bank's product on the platform; only the fields given change."""
+
+    quota: PositiveMoney | None = None
+    loan_to_order_ratio: Annotated[Ratio | None, Field(gt=0, le=1)] = None
+    min_tenor_days: Annotated[int | None, Field(gt=0, le=3650)] = None
+    max_tenor_days: Annotated[int | None, Field(gt=0, le=3650)] = None
+    apr: Annotated[Ratio | None, Field(ge=0, le=1)] = None
+    max_line_amount: PositiveMoney | None = None
+
+
+class GuarantorAmendmentIn(_Amendment):
+    """New terms of a guarantor; only the fields given change. ``guarantee_expires_on: null`` means the
+    guarantee no longer expires."""
+
+    net_assets: PositiveMoney | None = Field(default=None, description="from its latest audited accounts")
+    serves_small_firms: bool | None = Field(default=None, description="leverage cap 15× instead of 10×")
+    single_client_cap: Annotated[Ratio | None, Field(gt=0, le=1)] = None
+    related_party_cap: Annotated[Ratio | None, Field(gt=0, le=1)] = None
+    coverage_ratio: Annotated[Ratio | None, Field(gt=0, le=1)] = None
+    guarantee_expires_on: date | None = None
+    controlling_parties: list[CreditCode] | None = Field(
+        default=None, max_length=100, description="replaces the whole list (融资担保公司监督管理条例 Art. 17)")
+
+
+class GuarantorAssignmentIn(RequestModel):
+    """Who guarantees the dealer from now on (``null``: nobody)."""
+
+    guarantor_id: Annotated[str | None, Field(max_length=32)]
+    reason: Reason
