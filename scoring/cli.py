@@ -107,15 +107,21 @@ def train_tabular(
         manifest = save_version(trained, out)
     except DomainError as error:
         raise _fail(error) from None
+    cross_validated = "cv" in trained.metrics
     _print(
         {
             "out": str(out),
             "manifest": manifest,
             "metrics": {
                 k: v
-                for k, v in trained.metrics.get("cv", trained.metrics.get("validation", {})).items()
+                for k, v in trained.metrics["cv" if cross_validated else "validation"].items()
                 if k in ("auc", "gini", "ks", "brier")
             },
+            # without cross-validation the only figures are on the split early stopping and calibration
+            # used: say so next to them, they are optimistic
+            "metrics_from": "cross-validation" if cross_validated else (
+                "validation split seen by early stopping and calibration (optimistic)"
+            ),
             "calibration": trained.model.calibration_,
             "trees": trained.model.best_iteration_ + 1,
         }
@@ -127,8 +133,9 @@ def explain(
     model: Annotated[Path, typer.Option("--model", help="A model version directory.")], csv: CsvOption
 ) -> None:
     """One JSON object per row (JSON Lines): pd, grade, score, margin, base, contributions per
-    input column in log-odds (base + sum == margin) and inputs, the exact encoded vector the
-    booster saw (float32 values, null for missing) by encoded feature name."""
+    input column in log-odds (base + sum == margin; every column of the CSV but the target, 0.0 for
+    those the pipeline dropped or never saw) and inputs, the exact encoded vector the booster saw
+    (float32 values, null for missing) by encoded feature name."""
     try:
         version = load_version(model)
         rows = tabular.explain_rows(version, tabular.read_credit_csv(csv))

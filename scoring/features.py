@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loan_monitoring import delinquency
 from scoring.catalog import CATALOG, FEATURE_NAMES
 
 NEVER = np.iinfo(np.int64).max
@@ -29,7 +30,9 @@ MICROS_PER_DAY = 86_400_000_000
 CST_OFFSET_MICROS = 8 * 3_600_000_000  # China Standard Time, UTC+8, no daylight saving
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 MONTH_DAYS = 30.4375
-DEFAULT_DPD = 90  # Basel default definition: 90 or more days past due
+#: Default is *more than* this many days past due (Basel: "past due more than 90 days"): the order
+#: loans' own definition, imported so the label and the loan servicing can never disagree.
+DEFAULT_AFTER_DAYS_PAST_DUE = delinquency.DEFAULT_AFTER_DAYS
 INVOICE_AMOUNT_TOLERANCE_FEN = 100  # rounding across invoice lines
 SEASONAL_INDEX_BOUNDS = (0.2, 5.0)  # an industry month at 1 % of normal would otherwise explode ratios
 HISTORY_MONTHS = 12
@@ -662,12 +665,16 @@ def compute_features(
 
 
 def default_days(trade: TradeFrames) -> pd.Series:
-    """The date each dealer first reached 90+ days past due on a trade payment or order loan,
+    """The date each dealer first went more than 90 days past due on a trade payment or order loan,
     indexed by dealer_id (``defaulted_on``, datetime64[s]); dealers never in default are absent.
 
-    An obligation due on D that is unpaid, or paid on or after D + 90, is in default from D + 90 —
-    if that day is inside the extract: an unpaid bill whose 90th day comes after
-    ``observed_until`` is not (yet) a default. Derived from payments and repayments only.
+    Days past due are counted as ``loan_monitoring.delinquency`` counts them (and as
+    ``current_days_past_due`` does): a payment counts on the day it is made, so an obligation due on
+    D and still unpaid at the end of D + n is n days past due. It is in default from D + 91 (91 days
+    past due, ``delinquency.first_day_in_default``) when it is unpaid, or paid after D + 91 — if that
+    day is inside the extract: an unpaid bill whose 91st day comes after ``observed_until`` is not
+    (yet) a default. Paid on D + 91 it was at most 90 days past due: not a default. Derived from
+    payments and repayments only.
     """
     return _default_day_numbers(trade).astype("datetime64[D]").astype("datetime64[s]").rename("defaulted_on")
 
@@ -680,8 +687,8 @@ def _default_day_numbers(trade: TradeFrames) -> pd.Series:
     dealers, days = [], []
     for table, paid_column in parts:
         due = _days(table["due_on"])
-        hit = due + DEFAULT_DPD
-        bad = (due != NEVER) & (_days(table[paid_column]) >= hit) & (hit < end_day)
+        hit = due + DEFAULT_AFTER_DAYS_PAST_DUE + 1  # the first day more than 90 days past due
+        bad = (due != NEVER) & (_days(table[paid_column]) > hit) & (hit < end_day)
         dealers.append(table["dealer_id"].to_numpy(dtype=np.int64)[bad])
         days.append(hit[bad])
     first = pd.Series(np.concatenate(days), index=pd.Index(np.concatenate(dealers), name="dealer_id"))
@@ -714,8 +721,8 @@ def build_training_snapshots(
     """Feature snapshots at several dates with the outcome that followed each.
 
     For every as-of date: dealers onboarded before it, not already in default, with at least
-    ``min_orders`` orders recorded before it. The label is 1 when the dealer first reaches 90+
-    days past due within ``horizon_months`` after the as-of date (see :func:`default_days`).
+    ``min_orders`` orders recorded before it. The label is 1 when the dealer first goes more than
+    90 days past due within ``horizon_months`` after the as-of date (see :func:`default_days`).
     Snapshots whose horizon runs past the end of the extract are censored: dropped unless
     ``complete_outcomes_only`` is False (then ``meta.outcome_complete`` says which).
 

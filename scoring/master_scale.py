@@ -1,8 +1,8 @@
 """The master scale (PD bands → rating grades) and points-to-double-the-odds score scaling.
 
 Default scale (policy, configurable): ten grades, each band's upper PD bound roughly doubling, from
-AAA (below 0.10%) to C (20% and above); D is reserved for obligors in default (PD = 100%, e.g. 90+
-days past due), which a model PD never reaches on its own.
+AAA (below 0.10%) to C (20% and above); D is reserved for obligors in default (PD = 100%, e.g. more
+than 90 days past due), which a model PD never reaches on its own.
 """
 
 from __future__ import annotations

@@ -62,25 +62,47 @@ def brier(y, pd_) -> float:
     return float(np.mean((pd_ - y) ** 2))
 
 
+#: Share given to an empty bin so the log in the PSI stays finite.
+EMPTY_BIN_SHARE = 1e-4
+
+
+def binned_shares(values, edges) -> np.ndarray:
+    """Shares of ``values`` in the bins cut at the inner ``edges`` (a value equal to an edge goes to
+    the bin above), then one more bin for missing values (NaN); over all values, so they sum to 1."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    edges = np.asarray(edges, dtype=np.float64)
+    missing = np.isnan(values)
+    counts = np.bincount(np.searchsorted(edges, values[~missing], side="right"), minlength=len(edges) + 1)
+    return np.append(counts, missing.sum()) / len(values)
+
+
+def psi_of_shares(expected_shares, actual_shares) -> float:
+    """PSI = Σ (actual − expected) · ln(actual / expected) over matching bins; an empty bin counts as
+    ``EMPTY_BIN_SHARE``."""
+    e = np.maximum(np.asarray(expected_shares, dtype=np.float64), EMPTY_BIN_SHARE)
+    a = np.maximum(np.asarray(actual_shares, dtype=np.float64), EMPTY_BIN_SHARE)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
 def psi(expected, actual, bins: int | Sequence[float] = 10) -> float:
     """Population stability index of ``actual`` against ``expected``.
 
-    With an int, the bins are the quantiles of ``expected`` (so each holds ~1/bins of it); with a
-    sequence, those are the inner edges. Empty bins get a share of 1e-4 so the log stays finite.
+    With an int, the bins are the quantiles of the present values of ``expected`` (so each holds
+    ~1/bins of them); with a sequence, those are the inner edges. Missing values (NaN) are a bin of
+    their own in both samples (as in optbinning's monitoring): a jump in the missing share is a shift.
+    Empty bins get a share of 1e-4 so the log stays finite.
     """
     expected = np.asarray(expected, dtype=np.float64).ravel()
     actual = np.asarray(actual, dtype=np.float64).ravel()
     if not len(expected) or not len(actual):
         raise InvalidInput("PSI needs two non-empty samples", code="empty_sample")
     if isinstance(bins, int):
-        edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)[1:-1]))
+        present = expected[~np.isnan(expected)]
+        inner = np.linspace(0, 1, bins + 1)[1:-1]
+        edges = np.unique(np.quantile(present, inner)) if len(present) else np.zeros(0)
     else:
         edges = np.unique(np.asarray(bins, dtype=np.float64))
-    expected_share = np.bincount(np.searchsorted(edges, expected, side="right"), minlength=len(edges) + 1)
-    actual_share = np.bincount(np.searchsorted(edges, actual, side="right"), minlength=len(edges) + 1)
-    e = np.maximum(expected_share / len(expected), 1e-4)
-    a = np.maximum(actual_share / len(actual), 1e-4)
-    return float(np.sum((a - e) * np.log(a / e)))
+    return psi_of_shares(binned_shares(expected, edges), binned_shares(actual, edges))
 
 
 def psi_level(value: float) -> str:

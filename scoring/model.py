@@ -59,9 +59,11 @@ class PDModel:
     """Probability-of-default model for any tabular data.
 
     ``monotone_constraints`` maps numeric source columns to +1 (a higher value never lowers the PD)
-    or −1 (never raises it). Validation data — ``eval_set`` for out-of-time validation, otherwise a
-    stratified ``validation_fraction`` of the training rows — is used for early stopping and for
-    fitting the calibration (chosen between isotonic and Platt by cross-fitted Brier).
+    or −1 (never raises it). Validation data — ``eval_set``, otherwise a stratified
+    ``validation_fraction`` of the training rows — is used for early stopping and for fitting the
+    calibration (chosen between isotonic and Platt by cross-fitted Brier), so it shapes the model:
+    pass data held out from the training period, never the out-of-time or test sample whose figures
+    are reported (``scoring.training`` holds out in-time dealers for it).
     """
 
     def __init__(

@@ -1,7 +1,9 @@
 """Model monitoring: population stability of the champion's inputs and PD on recent decisions against
 its training data, and its discrimination on decisions whose 12-month outcome has matured.
 
-PSI bands follow DOMAIN.md: < 0.10 stable, 0.10-0.25 investigate, >= 0.25 significant.
+PSI bands follow DOMAIN.md: < 0.10 stable, 0.10-0.25 investigate, >= 0.25 significant. Missing values
+are a PSI bin of their own (as in optbinning's monitoring), so a jump in a feature's missing share is a
+shift even when its present values look as they did in training.
 """
 from __future__ import annotations
 
@@ -43,9 +45,9 @@ def monitoring_report(session: Session, models_dir: Path, *, now: datetime, wind
     if recent:
         features = pd.DataFrame([json.loads(inputs).get("features", {}) for inputs, _ in recent], dtype=float)
         pds = np.array([float(p) for _, p in recent])
-        report["psi_score"] = _psi_entry(reference.get("__pd__"), pds)
+        report["psi_score"] = psi_entry(reference.get("__pd__"), pds)
         report["psi_features"] = {
-            name: _psi_entry(reference.get(name), features[name].to_numpy())
+            name: psi_entry(reference.get(name), features[name].to_numpy())
             for name in features.columns if name in reference
         }
         worst = sorted(((v["psi"], k) for k, v in report["psi_features"].items() if v["psi"] is not None),
@@ -55,11 +57,16 @@ def monitoring_report(session: Session, models_dir: Path, *, now: datetime, wind
     return report
 
 
-def _psi_entry(reference: dict[str, Any] | None, values: np.ndarray) -> dict[str, Any]:
+def psi_entry(reference: dict[str, Any] | None, values: np.ndarray) -> dict[str, Any]:
+    """PSI and its band for one feature (or the PD), with the missing shares behind it: missing values
+    are a bin of their own, so a feature that stops being supplied shows up as a shift."""
     if reference is None:
         return {"psi": None, "level": None}
+    values = np.asarray(values, dtype=np.float64)
     value = psi_against_reference(reference, values)
-    return {"psi": value, "level": None if value is None else m.psi_level(value)}
+    return {"psi": value, "level": None if value is None else m.psi_level(value),
+            "missing_share": {"reference": float(reference.get("missing_share", 0.0)),
+                              "recent": float(np.isnan(values).mean()) if len(values) else None}}
 
 
 def matured_performance(session: Session, model_version: str, *, now: datetime) -> dict[str, Any]:

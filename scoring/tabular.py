@@ -219,12 +219,20 @@ def train_version(
 
 
 def explain_rows(version: ModelVersion, frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
-    """One JSON-ready object per row: pd, grade, score, margin, base, contributions per source
-    column (log-odds, ``base + sum == margin``) and the encoded inputs the booster compared."""
+    """One JSON-ready object per row: pd, grade, score, margin, base, contributions (log-odds,
+    ``base + sum == margin``) and the encoded inputs the booster compared.
+
+    ``contributions`` name every column of ``frame`` in its order except the version's target (when
+    the file still holds it): the model's own columns with their SHAP values, and 0.0 for the columns
+    the pipeline dropped (identifiers, row counters) or never saw — they did not move the margin."""
     explained = version.model.explain(frame)
     names = explained.feature_names
+    target = version.training_data.get("target")
+    slot = {name: j for j, name in enumerate(explained.columns)}
+    listed = [(str(column), slot.get(str(column))) for column in frame.columns if str(column) != target]
     for i in range(len(frame)):
         pd_i = float(explained.pd[i])
+        contributions = explained.contributions[i].tolist()
         yield {
             "row": i,
             "pd": pd_i,
@@ -232,7 +240,7 @@ def explain_rows(version: ModelVersion, frame: pd.DataFrame) -> Iterator[dict[st
             "score": version.score_scaling.score(pd_i),
             "margin": float(explained.margin[i]),
             "base": explained.base,
-            "contributions": dict(zip(explained.columns, explained.contributions[i].tolist(), strict=True)),
+            "contributions": {column: 0.0 if j is None else contributions[j] for column, j in listed},
             "inputs": {
                 name: (None if math.isnan(v) else v)
                 for name, v in zip(names, explained.inputs[i].tolist(), strict=True)

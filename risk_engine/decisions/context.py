@@ -10,7 +10,8 @@ rule name                derived from
 dpd_current              the worse of ``current_days_past_due`` (oldest unpaid trade payment) and
                          ``loan_days_past_due`` (worst outstanding order loan, an attribute)
 dpd_max_12m              ``max_payment_delay_days_12m``
-prior_default            ``prior_loan_max_days_late`` ≥ 90 (Basel default definition); false when
+prior_default            ``prior_loan_max_days_late`` > 90: more than 90 days past due, the Basel default
+                         definition the order loans use (``loan_monitoring.delinquency``); false when
                          ``prior_loan_count`` is known and no loan has fallen due
 licence_days_remaining   the dealer's licence expiry (a long-term licence: ``LONG_TERM_LICENCE_DAYS``)
 business_age_months      the dealer's registration date (when the features do not carry it)
@@ -32,8 +33,9 @@ from collections.abc import Mapping
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from loan_monitoring.delinquency import DEFAULT_AFTER_DAYS
+
 LONG_TERM_LICENCE_DAYS = 36_500  # 营业期限长期: treated as a hundred years, never "unknown"
-DEFAULT_DPD_DAYS = 90
 
 ZERO = Decimal("0.00")
 
@@ -81,7 +83,7 @@ def build_context(features: Mapping[str, Any], attributes: Mapping[str, Any]) ->
     late = context.get("prior_loan_max_days_late")
     if late is None and context.get("prior_loan_count") is not None:
         late = 0  # loan data supplied, but no order loan has fallen due: nothing was ever late
-    derive("prior_default", None if late is None else late >= DEFAULT_DPD_DAYS)
+    derive("prior_default", None if late is None else late > DEFAULT_AFTER_DAYS)
     return context
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from loan_monitoring.delinquency import DEFAULT_AFTER_DAYS
 from risk_engine.demo import financing, tables, trade
 from risk_engine.demo.behaviour import DealerBehaviour, draw_behaviour
 from risk_engine.demo.ids import distinct_serials
@@ -256,8 +257,8 @@ def _with_ground_truth(
         due_day = table[due].to_numpy().astype("datetime64[D]").astype(np.int64)
         paid_day = table[paid].to_numpy().astype("datetime64[D]")
         paid_day = np.where(np.isnat(paid_day), NEVER, paid_day.astype(np.int64))
-        hit = due_day + 90
-        bad = (paid_day >= hit) & (hit < end_day)
+        hit = due_day + DEFAULT_AFTER_DAYS + 1  # the first day more than 90 days past due
+        bad = (paid_day > hit) & (hit < end_day)  # a payment counts on the day it is made
         np.minimum.at(defaulted, table["dealer_id"].to_numpy()[bad] - 1, hit[bad])
     dealers["latent_defaulted_on"] = to_dates(defaulted)
     dealers["latent_circular_trader"] = circular

@@ -295,3 +295,39 @@ def test_a_champion_trained_on_another_feature_catalog_refuses_to_score(db, tmp_
         registry.register(s, stale, tmp_path, actor="admin:test", status="champion")
     with pytest.raises(registry.ModelUnavailable, match="catalog"):
         registry.RegistryScorer(db, tmp_path).score({}, {})
+
+
+def test_monitoring_flags_a_feature_that_live_decisions_no_longer_supply(db, tmp_path, trained, platform):
+    """Missing values are a PSI bin of their own: a feature suddenly missing in every decision is a
+    significant shift, not a feature without a PSI."""
+    from datetime import UTC, datetime
+
+    from risk_engine.decisions.schemas import CreditLimitRequestIn
+    from risk_engine.decisions.service import decide_credit_limit
+    from risk_engine.rules import service as rules_service
+    from scoring.monitoring import monitoring_report
+    from tests.decision_support import DictFeatureSource
+    from tests.factories import make_bank, make_dealer
+
+    with db.unit_of_work() as s:
+        registry.register(s, trained[0], tmp_path, actor="admin:test", status="champion")
+        rules_service.seed_default_ruleset(s)
+    frames = platform.trade_frames()
+    vectors = compute_features(frames, frames.observed_until).head(8)
+    reference = trained[0].training_data["reference"]["on_time_payment_ratio_3m"]
+    assert reference["missing_share"] < 0.5
+    bank = make_bank(db)
+    scorer = registry.RegistryScorer(db, tmp_path)
+    source = DictFeatureSource()
+    for _, row in vectors.iterrows():
+        dealer = make_dealer(db)
+        source.by_dealer[dealer.id] = {**row.to_dict(), "on_time_payment_ratio_3m": None}
+        with db.unit_of_work() as s:
+            decide_credit_limit(s, CreditLimitRequestIn(dealer_id=dealer.id, bank_id=bank.id), scorer=scorer,
+                                features=source, actor="platform:test")
+    with db.session() as s:
+        report = monitoring_report(s, tmp_path, now=datetime.now(UTC))
+    shifted = report["psi_features"]["on_time_payment_ratio_3m"]
+    assert shifted["level"] == "significant"
+    assert shifted["missing_share"] == {"reference": reference["missing_share"], "recent": 1.0}
+    assert "on_time_payment_ratio_3m" in {entry["feature"] for entry in report["largest_shifts"]}

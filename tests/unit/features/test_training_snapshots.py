@@ -1,4 +1,4 @@
-"""Training snapshots: features as of each date, labelled by 90+ days past due in the following year."""
+"""Training snapshots: features as of each date, labelled by more than 90 days past due in the following year."""
 
 from __future__ import annotations
 
@@ -68,12 +68,12 @@ def _trade() -> TradeFrames:
     )
 
 
-def test_default_is_the_ninetieth_day_past_due_of_an_unpaid_or_very_late_obligation():
+def test_default_is_the_first_day_more_than_ninety_days_past_due_of_an_unpaid_or_very_late_obligation():
     days = default_days(_trade())
     assert days.to_dict() == {
-        1: pd.Timestamp("2025-05-30"),
-        3: pd.Timestamp("2024-12-30"),
-        5: pd.Timestamp("2025-08-30"),
+        1: pd.Timestamp("2025-05-31"),  # due 2025-03-01, unpaid: 91 days past due on 2025-05-31
+        3: pd.Timestamp("2024-12-31"),
+        5: pd.Timestamp("2025-08-31"),
     }
     assert str(days.dtype) == "datetime64[s]" and days.index.name == "dealer_id"
 
@@ -86,7 +86,7 @@ def test_snapshot_labels_defaults_in_the_following_twelve_months():
     assert len(X) == len(y) == len(meta)
     assert y.name == "default_12m" and y.dtype == np.int8
     defaulted_on = dict(zip(meta["dealer_id"], meta["defaulted_on"], strict=True))
-    assert defaulted_on[1] == pd.Timestamp("2025-05-30")
+    assert defaulted_on[1] == pd.Timestamp("2025-05-31")
     assert pd.isna(defaulted_on[2])
     assert meta["outcome_complete"].all()
 

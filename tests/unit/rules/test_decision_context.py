@@ -22,6 +22,8 @@ def test_days_past_due_is_the_worse_of_trade_payments_and_order_loans(trade, loa
     [
         ({"prior_loan_count": 3, "prior_loan_max_days_late": 95}, True),
         ({"prior_loan_count": 3, "prior_loan_max_days_late": 89}, False),
+        ({"prior_loan_count": 3, "prior_loan_max_days_late": 91}, True),  # more than 90 days: the loans' default
+        ({"prior_loan_count": 3, "prior_loan_max_days_late": 90}, False),
         ({"prior_loan_count": 2, "prior_loan_max_days_late": None}, False),  # none has fallen due yet
         ({"prior_loan_count": 0}, False),
         ({}, None),  # no loan data supplied: unknown, never silently fine

@@ -65,6 +65,7 @@ def test_trained_versions_explain_every_row_additively(awkward_csv, tmp_path):
     )
     assert trained.exit_code == 0, trained.output
     assert len(json.loads(trained.stdout)["manifest"]["content_hash"]) == 64
+    assert "optimistic" in json.loads(trained.stdout)["metrics_from"]  # no CV: figures early stopping saw
     explained = invoke("explain", "--model", out, "--csv", awkward_csv)
     assert explained.exit_code == 0, explained.output
     rows = [json.loads(line) for line in explained.stdout.splitlines()]
@@ -74,8 +75,9 @@ def test_trained_versions_explain_every_row_additively(awkward_csv, tmp_path):
     for row in rows:
         assert abs(row["base"] + sum(row["contributions"].values()) - row["margin"]) <= 1e-6
         assert list(row["inputs"]) == names
-        assert set(row["contributions"]) == set(features["source_columns"])
-    assert "逾期 天数(DPD)" in names and "客户编号" not in rows[0]["contributions"]
+        assert set(row["contributions"]) == set(features["source_columns"]) | set(features["dropped"])
+    assert "逾期 天数(DPD)" in names and rows[0]["contributions"]["客户编号"] == 0.0  # dropped: listed, 0
+    assert "结果" not in rows[0]["contributions"]  # the target is not an input
     assert rows[0]["inputs"]["备注 note=(missing)"] == 1.0  # row 0: empty note
     assert any(v is None for row in rows for v in row["inputs"].values())  # missing numbers stay null
 
@@ -120,6 +122,7 @@ def test_a_trained_version_reports_cross_validated_figures_and_refuses_tampering
     assert trained.exit_code == 0, trained.output
     figures = json.loads((out / "metrics.json").read_text())
     assert figures["cv"]["folds"] == 2 and 0.5 < figures["cv"]["auc"] <= 1.0
+    assert json.loads(trained.stdout)["metrics_from"] == "cross-validation"
     assert sum(row["count"] for row in figures["grade_table"]) == 420  # out-of-fold PD of every row
     assert "## Calibration" in (out / "model_card.md").read_text()
     (out / "calibration.json").write_text("{}")
@@ -145,4 +148,4 @@ def test_a_row_counter_column_is_dropped_in_cross_validation_and_in_the_trained_
     assert "Unnamed: 0" in features["dropped"]
     assert "Unnamed: 0" not in features["source_columns"]
     row = json.loads(invoke("explain", "--model", out, "--csv", path).stdout.splitlines()[0])
-    assert "Unnamed: 0" not in row["contributions"]
+    assert row["contributions"]["Unnamed: 0"] == 0.0  # listed as an input column, but it moved nothing
