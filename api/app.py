@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import console
+from api import console, docs
 from api.auth import PrincipalCache
 from api.errors import install_error_handlers
 from api.observability import BodySizeLimit, Metrics, RefuseNulInUrl, RequestObservability
@@ -43,7 +43,9 @@ B2B ordering platforms and their partner banks.
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Risk engine", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Risk engine", version="0.1.0", description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.db = database or get_database()
     app.state.metrics = Metrics()
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(reports.router)
     app.include_router(portfolio.router)
     console.install(app)
+    docs.install(app)
     # Outermost last: observability sees every request, including those the size limit refuses.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseNulInUrl)

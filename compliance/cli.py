@@ -5,7 +5,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -81,13 +81,12 @@ def keys_rotate(
     if immediately and not signing:
         _fail("--immediately applies to --signing", code=2)
     from compliance import audit
-    from compliance.keys import SIGNING_KEY_LEAD_TIME
     from risk_engine.db import get_database
 
     keys, database, result = key_provider(), get_database(), {}
     if signing:
         old = keys.current_signing_kid()
-        new = keys.rotate_signing(takes_over_after=timedelta(0) if immediately else SIGNING_KEY_LEAD_TIME)
+        new = keys.rotate_signing(immediately=immediately)
         pending = keys.next_signing_key()
         takes_over_at = _timestamp(pending[1]) if pending and pending[0] == new else None
         with database.unit_of_work() as session:

@@ -17,11 +17,13 @@ Rotation keeps the old keys: retired signing keys stay in the JWKS so old report
 retired data keys still decrypt until ``keys rotate --data`` has re-encrypted every value.
 
 A signing key is published before it signs. Banks cache the JWKS (``JWKS_MAX_AGE``, the route's
-``Cache-Control``), so a report under a kid their copy lacks would fail as ``unknown_kid``. ``keys rotate
---signing`` therefore adds the new key as ``next`` with ``takes_over_at`` = now + ``SIGNING_KEY_LEAD_TIME``;
-until then the current key keeps signing. The takeover is read off the clock on every call (no
-scheduler, no write): the file keeps the statuses of the last rotation, and the next rotation settles
-them. Keyrings without ``next`` (every file written before this) read exactly as before.
+``Cache-Control``), so a report under a kid their copy lacks would fail as ``unknown_kid``.
+``rotate_signing()`` (and so ``keys rotate --signing``) therefore adds the new key as ``next`` with
+``takes_over_at`` = now + ``SIGNING_KEY_LEAD_TIME``; until then the current key keeps signing. Only
+``rotate_signing(immediately=True)`` (``--immediately``, for a compromised key) switches at once.
+The takeover is read off the clock on every call (no scheduler, no write): the file keeps the statuses
+of the last rotation, and the next rotation settles them. Keyrings without ``next`` (every file
+written before this) read exactly as before.
 Processes pick up a rotation made by another process (the CLI) on their next call: files are re-read
 when their inode or mtime changes. Creation and rotation hold an exclusive ``flock`` on ``.lock`` so
 that two workers starting together agree on one key.
@@ -91,9 +93,11 @@ class KeyProvider(Protocol):
     def blind_index_key(self) -> bytes:
         """The HMAC-SHA256 key for blind indexes, separate from every data key."""
 
-    def rotate_signing(self, *, takes_over_after: timedelta = timedelta(0)) -> str:
-        """Make a new signing key; returns its kid. It signs at once (the old key retires now), or, with
-        ``takes_over_after``, is published at once and signs only once that much time has passed."""
+    def rotate_signing(self, *, immediately: bool = False,
+                       takes_over_after: timedelta = SIGNING_KEY_LEAD_TIME) -> str:
+        """Make a new signing key; returns its kid. It is published at once and signs only once
+        ``takes_over_after`` (by default the JWKS cache lifetime) has passed; with ``immediately=True``
+        (a compromised key) it signs at once and the old key retires now."""
 
     def rotate_data(self) -> str:
         """Make a new current data key, retire the old one; returns the new kid."""
@@ -285,11 +289,15 @@ class FileKeyProvider:
     def blind_index_key(self) -> bytes:
         return self._load(BLIND_INDEX_KEY_FILE, _new_blind_index_document, _parse_blind_index).parsed["key"]
 
-    def rotate_signing(self, *, takes_over_after: timedelta = timedelta(0)) -> str:
+    def rotate_signing(self, *, immediately: bool = False,
+                       takes_over_after: timedelta = SIGNING_KEY_LEAD_TIME) -> str:
+        if not immediately and takes_over_after <= timedelta(0):
+            raise ValueError("a signing key rollover needs a positive takes_over_after; "
+                             "to switch keys at once (a compromised key) pass immediately=True")
         self._signing()  # a first rotation on a fresh directory retires a freshly made key
         with self._exclusive():
             keyring = json.loads((self.keys_dir / SIGNING_KEYS_FILE).read_text(encoding="utf-8"))
-            rotated = _rotated_signing(keyring, self._clock(), takes_over_after)
+            rotated = _rotated_signing(keyring, self._clock(), timedelta(0) if immediately else takes_over_after)
             self._write(SIGNING_KEYS_FILE, rotated)
         return rotated.get("next") or rotated["current"]
 

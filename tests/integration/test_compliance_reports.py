@@ -71,7 +71,7 @@ def test_a_report_verifies_with_independent_jose_libraries_before_and_after_a_ro
     assert reports.verify_decision_report(old, jwks).checks == (
         "signature", "decision_digest", "checkpoint_signature", "inclusion_proof", "audit_entry")
 
-    FileKeyProvider(client.app.state.settings.keys_dir).rotate_signing()  # as `keys rotate --signing` does
+    FileKeyProvider(client.app.state.settings.keys_dir).rotate_signing(immediately=True)  # as `--immediately` does
     new = record_decision_and_prove(db, keys, DECISION | {"decision_id": "dec_test0002"})
     jwks_after = client.get("/.well-known/jwks.json").json()
     assert len(jwks_after["keys"]) == 2

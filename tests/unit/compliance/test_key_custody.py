@@ -58,7 +58,7 @@ def test_the_signing_kid_is_the_rfc7638_thumbprint_of_the_public_key(key_provide
 
 
 def test_the_jwks_carries_no_private_material_and_loads_in_standard_libraries(key_provider):
-    key_provider.rotate_signing()
+    key_provider.rotate_signing(immediately=True)
     jwks = key_provider.public_jwks()
     assert all(set(jwk) == {"kty", "crv", "x", "kid", "use", "alg", "status"} for jwk in jwks["keys"])
     assert len(KeySet.import_key_set(jwks).keys) == 2
@@ -74,7 +74,7 @@ def test_signatures_verify_under_the_published_public_key(key_provider):
 
 def test_rotating_the_signing_key_keeps_the_old_one_published_as_retired(key_provider):
     old_kid = key_provider.current_signing_kid()
-    new_kid = key_provider.rotate_signing()
+    new_kid = key_provider.rotate_signing(immediately=True)
     assert new_kid != old_kid
     assert key_provider.current_signing_kid() == new_kid
     statuses = {jwk["kid"]: jwk["status"] for jwk in key_provider.public_jwks()["keys"]}
@@ -92,7 +92,7 @@ def test_rotating_the_data_key_keeps_old_keys_for_decryption(key_provider):
 
 
 def test_a_first_rotation_on_a_fresh_directory_still_leaves_one_current_key(key_provider):
-    new_kid = key_provider.rotate_signing()
+    new_kid = key_provider.rotate_signing(immediately=True)
     keyring = json.loads((key_provider.keys_dir / SIGNING_KEYS_FILE).read_text())
     assert keyring["current"] == new_kid
     assert [record["status"] for record in keyring["keys"]] == ["retired", "current"]
@@ -109,7 +109,7 @@ def test_a_rotation_made_by_another_process_is_picked_up_on_the_next_call(key_pr
     server = FileKeyProvider(key_provider.keys_dir)
     first_signing, first_data = server.current_signing_kid(), server.current_data_key().kid
     cli = FileKeyProvider(key_provider.keys_dir)
-    new_signing, new_data = cli.rotate_signing(), cli.rotate_data()
+    new_signing, new_data = cli.rotate_signing(immediately=True), cli.rotate_data()
     assert new_signing != first_signing and new_data != first_data
     assert server.current_signing_kid() == new_signing
     assert server.current_data_key().kid == new_data

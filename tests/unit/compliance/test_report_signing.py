@@ -80,7 +80,7 @@ def test_independent_jose_libraries_verify_reports_before_and_after_a_key_rotati
     assert verify_with_joserfc(before, jwks_before) == REPORT
     assert verify_with_pyjwt(before, jwks_before) == REPORT
 
-    key_provider.rotate_signing()
+    key_provider.rotate_signing(immediately=True)
     after = sign_report({**REPORT, "decision_id": "dec_after"}, key_provider)
     jwks_after = key_provider.public_jwks()
     assert read_header(after)["kid"] != read_header(before)["kid"]
@@ -92,7 +92,7 @@ def test_independent_jose_libraries_verify_reports_before_and_after_a_key_rotati
 
 def test_a_report_signed_after_rotation_is_refused_by_the_old_jwks(key_provider):
     old_jwks = key_provider.public_jwks()
-    key_provider.rotate_signing()
+    key_provider.rotate_signing(immediately=True)
     with pytest.raises(SignatureInvalid) as error:
         verify_report(sign_report(REPORT, key_provider), old_jwks)
     assert error.value.code == "unknown_kid"

@@ -136,10 +136,39 @@ def test_a_second_rotation_while_a_key_is_pending_supersedes_it_and_keeps_it_pub
     assert keys.current_signing_kid() == newest
 
 
+def test_a_rotation_asked_for_without_options_publishes_the_new_key_and_waits_the_jwks_cache_lifetime(
+        keys, clock):
+    old = keys.current_signing_kid()
+    cached_before = keys.public_jwks()
+    new = keys.rotate_signing()
+    assert keys.current_signing_kid() == old
+    assert statuses(keys) == {old: "current", new: "next"}
+    assert verify_report(sign_report(REPORT, keys), cached_before) == REPORT
+    assert keys.next_signing_key() == (new, datetime(2026, 3, 1, 8, 5, 1, tzinfo=UTC))
+    clock.advance(SIGNING_KEY_LEAD_TIME + timedelta(seconds=1))
+    assert keys.current_signing_kid() == new
+
+
+def test_only_an_explicitly_immediate_rotation_switches_the_signing_key_at_once(keys):
+    old = keys.current_signing_kid()
+    new = keys.rotate_signing(immediately=True)
+    assert keys.current_signing_kid() == new != old
+    assert statuses(keys) == {old: "retired", new: "current"}
+    assert keys.next_signing_key() is None
+
+
+@pytest.mark.parametrize("lead_time", [timedelta(0), timedelta(seconds=-1)])
+def test_a_rollover_without_a_lead_time_is_refused_rather_than_taken_as_immediate(keys, lead_time):
+    old = keys.current_signing_kid()
+    with pytest.raises(ValueError, match="immediately=True"):
+        keys.rotate_signing(takes_over_after=lead_time)
+    assert keys.current_signing_kid() == old and statuses(keys) == {old: "current"}
+
+
 def test_an_immediate_rotation_signs_at_once_and_retires_a_pending_key(keys):
     old = keys.current_signing_kid()
     pending = keys.rotate_signing(takes_over_after=SIGNING_KEY_LEAD_TIME)
-    now = keys.rotate_signing()
+    now = keys.rotate_signing(immediately=True)
     assert keys.current_signing_kid() == now
     assert statuses(keys) == {old: "retired", pending: "retired", now: "current"}
     assert "next" not in keyring(keys)
