@@ -181,6 +181,14 @@ class Ledger:
                     .where(inv.invoice_code == code, inv.invoice_number.in_(batch))).all())
         self._fetch_related_links([e for e in events if e.type == "related_party"])
 
+    def refetch_related_links(self, events: list[Any]) -> None:
+        """Read the links of these related_party events' pairs again (another writer may have added one)."""
+        pairs = {(self.dealers.get(e.dealer), self.suppliers.get(e.supplier)) for e in events}
+        self._link_pairs -= pairs
+        for key in [k for k in self.related_links if k[:2] in pairs]:
+            del self.related_links[key]
+        self._fetch_related_links(events)
+
     def _fetch_parties(self, model: type, cache: dict[str, str | None], refs: set[str]) -> None:
         missing = [r for r in refs if r not in cache]
         for batch in _batches(missing, 500):
@@ -535,12 +543,33 @@ def ingest_events(session: Session, items: Iterable[Any], *, actor: str, ledger:
             report.reject(p.index, p.event.type, p.event.external_id, [{"field": exc.field, "reason": exc.detail}])
             continue
         except IntegrityError as exc:
-            report.reject(p.index, p.event.type, p.event.external_id,
-                          [{"field": "external_id", "reason": f"refused by the database: {exc.orig}"}])
+            _answer_refused(ledger, p, report, exc, now)
             continue
         _accept(report, ledger, p, changes)
     _audit(session, report, actor)
     return report
+
+
+def _answer_refused(ledger: Ledger, p: _Parsed, report: IngestReport, exc: IntegrityError, now: datetime) -> None:
+    """An item a unique index refused: a concurrent request stored the same event, or the same related-party
+    link, after this batch's lookup (PostgreSQL makes the second insert wait for the first to commit).
+    Look again and answer as a later request would: ``duplicate``, or rejected naming the field."""
+    ev = m.TradeEvent
+    key = (p.event.type, p.event.external_id)
+    stored = ledger.session.execute(select(ev.content_hash, ev.subject_id)
+                                    .where(ev.kind == key[0], ev.external_id == key[1])).first()
+    if stored is not None:
+        ledger.events[key] = (stored.content_hash, stored.subject_id)
+        _is_duplicate(ledger, p, report)
+        return
+    if p.event.type == "related_party":
+        ledger.refetch_related_links([p.event])
+        try:
+            plan_event(ledger, p.event, now=now)
+        except Rejected as rejected:
+            report.reject(p.index, *key, [{"field": rejected.field, "reason": rejected.detail}])
+            return
+    report.reject(p.index, *key, [{"field": "external_id", "reason": f"refused by the database: {exc.orig}"}])
 
 
 def ingest_chunk(session: Session, items: list[Any], *, actor: str, ledger: Ledger) -> IngestReport:
