@@ -13,6 +13,7 @@ from api.routers import (
     audit,
     compliance,
     decisions,
+    lpr,
     models,
     ops,
     order_loans,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(models.router)
     app.include_router(reports.router)
     app.include_router(portfolio.router)
+    app.include_router(lpr.router)
     console.install(app)
     docs.install(app)
     # Outermost last: observability sees every request, including those the size limit refuses.

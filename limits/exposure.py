@@ -1,7 +1,10 @@
 """A guarantor's book, read from the ledger, and the guarantee behind one dealer's line.
 
 A guarantor covering a dealer at ``coverage_ratio`` stands behind that share of the dealer's line limits
-(a limit can be drawn at any time, so the guarantee follows the limit, not today's drawings). Its
+(a limit can be drawn at any time, so the guarantee follows the limit, not today's drawings) — or of what
+is drawn, where that is more (a limit cut below the exposure leaves the loans in place). A closed line
+takes no new drawings, but the loans it financed run off under the guarantee: it stays in the book for
+its outstanding exposure (reserved + utilised) until that is repaid. Its
 regulatory capacity (``limits.guarantees``) is measured over that book, with the ratios stored on the
 guarantor row (leverage 10× or 15×, one client 10 %, with related parties 15 %) and none at all for a
 dealer whose credit code is among the guarantor's ``controlling_parties`` (binding ``controlling_party``).
@@ -33,17 +36,33 @@ def lock_guarantor(session: Session, guarantor_id: str) -> Guarantor | None:
 def guaranteed_book(
     session: Session, guarantor: Guarantor, *, excluding_line: str | None = None
 ) -> list[tuple[str, Decimal]]:
-    """(dealer id, guaranteed amount) for every open line of every dealer the guarantor covers, bar
-    ``excluding_line``."""
+    """(dealer id, guaranteed amount) for every line of every dealer the guarantor covers that it still
+    guarantees, bar ``excluding_line``: an open line for the larger of its limit and its exposure, a closed
+    line for its exposure while anything on it is outstanding."""
+    line = CreditLineRecord
     statement = (
-        select(CreditLineRecord.dealer_id, CreditLineRecord.limit)
-        .join(Dealer, Dealer.id == CreditLineRecord.dealer_id)
-        .where(Dealer.guarantor_id == guarantor.id, CreditLineRecord.status != "closed")
+        select(line.dealer_id, line.status, line.limit, line.reserved, line.utilised)
+        .join(Dealer, Dealer.id == line.dealer_id)
+        .where(
+            Dealer.guarantor_id == guarantor.id,
+            or_(line.status != "closed", line.reserved > 0, line.utilised > 0),
+        )
+        .order_by(line.id)
     )
     if excluding_line is not None:
-        statement = statement.where(CreditLineRecord.id != excluding_line)
-    rows = session.execute(statement).all()
-    return [(dealer_id, _cover(limit, guarantor.coverage_ratio)) for dealer_id, limit in rows]
+        statement = statement.where(line.id != excluding_line)
+    return [
+        (row.dealer_id, _cover(guaranteed_amount(row.status, row.limit, row.reserved + row.utilised),
+                               guarantor.coverage_ratio))
+        for row in session.execute(statement)
+    ]
+
+
+def guaranteed_amount(status: str, limit: Decimal, exposure: Decimal) -> Decimal:
+    """The part of a line its guarantor stands behind (before the coverage ratio): what may still be drawn
+    on an open line and what is already drawn — the limit, or the exposure where a cut left it above the
+    limit; on a closed line, only what is still outstanding."""
+    return exposure if status == "closed" else max(limit, exposure)
 
 
 def related_dealers(session: Session, dealer_id: str) -> list[str]:
@@ -116,8 +135,8 @@ def guarantee_support(
         return None, None
     if guarantor.guarantee_expires_on is not None and guarantor.guarantee_expires_on < today:
         return GuaranteeSupport(committed_amount=ZERO, coverage_ratio=guarantor.coverage_ratio), None
-    own_line = line.id if line is not None and line.status != "closed" else None
-    capacity = capacity_for(session, guarantor, dealer_id, excluding_line=own_line)
+    # a closed line too: reopening it gives it a limit covering what is still outstanding on it
+    capacity = capacity_for(session, guarantor, dealer_id, excluding_line=line.id if line is not None else None)
     support = GuaranteeSupport(
         committed_amount=committed_amount,
         coverage_ratio=guarantor.coverage_ratio,

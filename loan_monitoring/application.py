@@ -20,7 +20,11 @@ supplier_not_related_to_dealer         decline if  shared owner, legal represent
                                        strong,     a shared address / phone or a tie through an
                                        else refer  intermediary is referred
 tenor_within_product_range             decline     the bank's product term
-apr_within_cap                         decline     4 × one-year LPR on the application date (law)
+apr_within_cap                         decline     4 × the one-year LPR in force on the Beijing date
+                                                   of the decision, when the contract is made (law;
+                                                   the platform's ``applied_at`` is only information)
+                                       refer       that date is past the LPR table's confirmed date
+                                                   plus the grace: the rate in force is not known
 credit_line_active                     decline     no lending on a frozen, closed or expired line
 credit_line_has_available_credit       decline     a limit increase is a separate request
 =====================================  ==========  ================================================
@@ -67,7 +71,7 @@ class OrderLoanApplication:
     order_id: str
     amount: Decimal
     tenor_days: int
-    applied_at: datetime  # aware; its Beijing date picks the LPR
+    applied_at: datetime  # aware; the platform's word, kept as information (the decision time picks the LPR)
     invoice_key: str | None = None  # trade.invoice_key(code, number) of the invoice it names, if any
     upfront_fees: Decimal = ZERO  # one-off fees the borrower pays (service, guarantee), CNY
 
@@ -95,6 +99,7 @@ class LoanCheckResult:
     lpr: Decimal
     lpr_effective_date: date
     decided_at: datetime
+    lpr_confirmed_through: date | None = None  # how far the LPR table was known complete
 
     @property
     def reserve_amount(self) -> Decimal:
@@ -119,6 +124,7 @@ class LoanCheckResult:
                 "apr_cap": self.apr_cap,
                 "lpr": self.lpr,
                 "lpr_effective_date": self.lpr_effective_date,
+                "lpr_confirmed_through": self.lpr_confirmed_through,
                 "decided_at": self.decided_at,
                 "checks": [c.as_dict() for c in self.checks],
             }
@@ -169,7 +175,12 @@ def check_order_loan(
     related_links: Sequence[RelatedPartyLink],
     lpr_table: lpr.LprTable | None,
     as_of: datetime,
+    *,
+    lpr_grace_days: int = lpr.DEFAULT_GRACE_DAYS,
 ) -> LoanCheckResult:
+    """Every check on ``application`` decided at ``as_of``: the contract is made then, so its Beijing date
+    picks the LPR (``lpr_table``, default the bundled one), trusted up to ``lpr_grace_days`` after the date
+    the table is confirmed through."""
     _validate(application, bank_product, as_of)
     checks: list[CheckResult] = []
     checks += _order_checks(application, order)
@@ -179,7 +190,8 @@ def check_order_loan(
     checks.append(ratio_check)
     checks += _supplier_checks(order, supplier, dealer, related_links)
     checks.append(_tenor_check(application, bank_product))
-    apr_check, apr, cap, fixing = _apr_check(application, bank_product, lpr_table)
+    table = lpr_table or lpr.default_lpr_table()
+    apr_check, apr, cap, fixing = _apr_check(application, bank_product, table, as_of, lpr_grace_days)
     checks.append(apr_check)
     checks += _line_checks(application, line, business_date(as_of))
     return LoanCheckResult(
@@ -193,6 +205,7 @@ def check_order_loan(
         fixing.rate,
         fixing.effective_date,
         as_of,
+        table.known_through,
     )
 
 
@@ -419,21 +432,45 @@ def _tenor_check(application: OrderLoanApplication, product: BankProduct) -> Che
 
 
 def _apr_check(
-    application: OrderLoanApplication, product: BankProduct, table: lpr.LprTable | None
+    application: OrderLoanApplication, product: BankProduct, table: lpr.LprTable, as_of: datetime, grace_days: int
 ) -> tuple[CheckResult, Decimal, Decimal, lpr.LprFixing]:
-    contract_date = business_date(application.applied_at)
-    fixing = (table or lpr.default_lpr_table()).fixing_on(contract_date)
+    contract_date = business_date(as_of)
+    fixing = table.fixing_on(contract_date)
     cap = Decimal(product.apr_cap_multiple) * fixing.rate
     apr = all_in_apr(application, product)
+    current = table.is_current_on(contract_date, grace_days)
     evidence = {
         "all_in_apr": apr,
         "apr_cap": cap,
         "lpr": fixing.rate,
         "lpr_effective_date": fixing.effective_date,
+        "lpr_confirmed_through": table.known_through,
+        "lpr_current_until": table.current_until(grace_days),
+        "lpr_current": current,
         "cap_multiple": product.apr_cap_multiple,
         "day_count": product.day_count,
         "contract_date": contract_date,
+        "applied_on": business_date(application.applied_at),
     }
+    if not current:
+        return (
+            failed(
+                "apr_within_cap",
+                R,
+                "apr",
+                f"一年期LPR表仅确认至 {table.known_through}，合同日 {contract_date} 适用的LPR未知，"
+                f"需风控专员确认利率：按最近已知LPR {percent(fixing.rate)}（{fixing.effective_date} 起）"
+                f"上限为 {percent(cap)}，综合年化利率 {percent(apr)}",
+                f"the one-year LPR table is confirmed only through {table.known_through}: the LPR in force "
+                f"on the contract date {contract_date} is not known, so a risk officer must confirm the rate; "
+                f"at the last known LPR {percent(fixing.rate)} (from {fixing.effective_date}) the cap is "
+                f"{percent(cap)}, the all-in APR is {percent(apr)}",
+                **evidence,
+            ),
+            apr,
+            cap,
+            fixing,
+        )
     if apr <= cap:
         return passed("apr_within_cap", D, "apr", **evidence), apr, cap, fixing
     return (

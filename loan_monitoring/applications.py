@@ -8,8 +8,11 @@
    queue here, so duplicate financing cannot slip between two checks), then the dealer's line at the bank;
 3. the pure inputs from the database (``inputs``): the order and whether it is settled, the invoice, the
    supplier with its settlement account, the dealer, the bank's product, the line, every loan or live
-   application on the order or invoice at ANY bank, the related-party links, the LPR table;
-4. ``application.check_order_loan`` → approve / refer / decline with every check named and explained;
+   application on the order or invoice at ANY bank, the related-party links, the LPR table in force
+   (``lpr_records``: bundled, ``RISK_LPR_FILE``, and the fixings and confirmations operators recorded);
+4. ``application.check_order_loan`` → approve / refer / decline with every check named and explained. The
+   contract is made when the engine decides, so ``now`` (not the platform's ``applied_at``, which it can
+   back-date) picks the LPR; a ``now`` past the table's confirmed date plus ``RISK_LPR_GRACE_DAYS`` refers;
 5. the decision record (``decision``, kind ``order_loan``, like a limit decision), the loan row, its
    ``order_loan.applied`` entry, then: approve → ``approve`` transition, which reserves the amount on the
    line through the ledger; decline → ``decline``; refer → the loan stays ``applied`` and a review case
@@ -33,7 +36,7 @@ from sqlalchemy.orm import Session
 from compliance import audit, consent
 from compliance.audit import canonical_json
 from limits import ledger
-from loan_monitoring import inputs, lpr
+from loan_monitoring import inputs, lpr_records
 from loan_monitoring.application import BankProduct, LoanCheckResult, OrderLoanApplication, check_order_loan
 from loan_monitoring.checks import Outcome
 from loan_monitoring.models import FINANCING_STATES, OrderLoan
@@ -50,7 +53,8 @@ from risk_engine.settings import Settings
 from risk_engine.trade.models import Invoice as TradeInvoice
 from risk_engine.trade.models import Order
 
-CHECKS_VERSION = 1
+# 2: apr_within_cap takes the LPR of the decision date, not applied_at, and refers on a stale LPR table
+CHECKS_VERSION = 2
 CHECKS = (
     "order_exists",
     "order_belongs_to_dealer",
@@ -69,11 +73,6 @@ CHECKS = (
 CHECKS_DIGEST = hashlib.sha256(
     canonical_json({"version": CHECKS_VERSION, "checks": list(CHECKS)}).encode()
 ).hexdigest()
-
-
-def lpr_table(settings: Settings) -> lpr.LprTable:
-    table = lpr.default_lpr_table()
-    return table.overridden_by(lpr.load_lpr_table(settings.lpr_file)) if settings.lpr_file else table
 
 
 def bank_product(bank: Bank, settings: Settings) -> BankProduct:
@@ -145,8 +144,9 @@ def apply_for_order_loan(
             session, order_ids=_orders_financed(order.id if order else None, invoice), invoice_keys=[key] if key else []
         ),
         inputs.related_links(session, dealer.id, supplier.id if supplier else None),
-        lpr_table(settings),
+        lpr_records.lpr_table(session, settings),
         now,
+        lpr_grace_days=settings.lpr_grace_days,
     )
     decision = _record_decision(session, result, request, dealer, bank, line, loan_id, actor, now)
     loan = OrderLoan(
@@ -254,7 +254,13 @@ def _record_decision(
             "max_tenor_days": bank.max_tenor_days,
         },
         "line": None if line is None else ledger.as_model(line).to_json(),
-        "lpr": {"rate": result.lpr, "effective_date": result.lpr_effective_date},
+        "lpr": {
+            "rate": result.lpr,
+            "effective_date": result.lpr_effective_date,
+            "confirmed_through": result.lpr_confirmed_through,
+            "current": result.check("apr_within_cap").evidence.get("lpr_current"),
+            "contract_date": result.check("apr_within_cap").evidence.get("contract_date"),
+        },
     }
     inputs_json = canonical_json(recorded_inputs)
     reasons = [
@@ -375,6 +381,7 @@ def application_view(session: Session, loan: OrderLoan) -> dict[str, Any]:
         "apr_cap": explanation.get("apr_cap"),
         "lpr": explanation.get("lpr"),
         "lpr_effective_date": explanation.get("lpr_effective_date"),
+        "lpr_confirmed_through": explanation.get("lpr_confirmed_through"),
         "max_amount_by_ratio": explanation.get("max_amount_by_ratio"),
         "checks": explanation.get("checks", []),
         "failed_checks": [c["name"] for c in explanation.get("checks", []) if c["status"] == "failed"],

@@ -128,7 +128,7 @@ class OrderLoan(Base):
     day_count: Mapped[str] = mapped_column(String(8), default="ACT/365")
     upfront_fees: Mapped[Decimal] = mapped_column(Money, default=_ZERO)
     all_in_apr: Mapped[Decimal] = mapped_column(Ratio, doc="per 365-day year, one-off fees included")
-    apr_cap: Mapped[Decimal] = mapped_column(Ratio, doc="4 x the one-year LPR on the application date")
+    apr_cap: Mapped[Decimal] = mapped_column(Ratio, doc="4 x the one-year LPR on the decision date")
     lpr: Mapped[Decimal] = mapped_column(Ratio)
     lpr_effective_date: Mapped[date] = mapped_column(Date)
 
@@ -314,3 +314,37 @@ class Alert(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     resolution: Mapped[str | None] = mapped_column(String(16), nullable=True)
     resolution_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LprFixingRecord(Base):
+    """A one-year LPR fixing an operator recorded as announced (PBOC / NIFC), beside the bundled
+    ``lpr_1y.csv``; it also confirms the table through its effective date. Append-only: a correction is a
+    later row for the same date (the latest recorded wins), each with its audit entry."""
+
+    __tablename__ = "lpr_fixing"
+    __table_args__ = (
+        CheckConstraint("rate > 0 AND rate < 0.2", name="rate_plausible"),
+        Index("ix_lpr_fixing_effective_date", "effective_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    effective_date: Mapped[date] = mapped_column(Date)
+    rate: Mapped[Decimal] = mapped_column(Ratio, doc="annual, as a fraction: 0.03 is 3.00 %")
+    source: Mapped[str] = mapped_column(String(200), doc="where the operator read it")
+    recorded_by: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    audit_seq: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="the audit entry of this record")
+
+
+class LprConfirmation(Base):
+    """An operator's word that the LPR table (bundled and recorded fixings) is complete through a date:
+    no announced fixing up to that day changed the one-year rate beyond those it holds. Append-only."""
+
+    __tablename__ = "lpr_confirmation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    confirmed_through: Mapped[date] = mapped_column(Date, index=True)
+    source: Mapped[str] = mapped_column(String(200), doc="what the operator checked, or why")
+    recorded_by: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    audit_seq: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="the audit entry of this record")

@@ -55,6 +55,8 @@ class ApplicationOut(ResponseModel):
     apr_cap: str | None
     lpr: str | None
     lpr_effective_date: date | None
+    lpr_confirmed_through: date | None = Field(
+        default=None, description="the LPR table was known complete through this date when the engine decided")
     max_amount_by_ratio: str | None
     failed_checks: list[str]
     checks: list[dict[str, Any]]
@@ -254,3 +256,24 @@ class PortfolioOut(ResponseModel):
     exposure_by_guarantor: list[ExposureGroupOut] = Field(description="largest exposure first")
     delinquency_buckets: list[DelinquencyBucketOut] = Field(description="all five buckets, current first")
     open_alerts_by_kind: list[OpenAlertsOfKindOut] = Field(description="most open alerts first")
+
+
+LprSource = Annotated[
+    str, Field(min_length=1, max_length=200, description="where it was published, or what was checked")
+]
+
+
+class LprFixingIn(RequestModel):
+    effective_date: date = Field(description="the date the fixing takes effect (Beijing); not after today")
+    rate_percent: Annotated[
+        Decimal, Field(gt=0, lt=20, decimal_places=2, description="the one-year LPR in percent as published: 3.00")
+    ]
+    source: LprSource = "PBOC / NIFC one-year LPR announcement"
+
+
+class LprConfirmationIn(RequestModel):
+    confirmed_through: date = Field(
+        description="no announced fixing up to this date (Beijing; not after today) changed the rate beyond the "
+        "table's fixings"
+    )
+    source: LprSource = "PBOC / NIFC announcements checked: no change beyond the fixings recorded"

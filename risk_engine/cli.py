@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
 from compliance.cli import keys_app, report_app
+from loan_monitoring.cli import lpr_app
 from risk_engine.db import get_database
 from risk_engine.errors import DomainError
 from risk_engine.settings import Settings, get_settings
@@ -97,6 +98,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(report_app, name="report")
 app.add_typer(model_app, name="model")
+app.add_typer(lpr_app, name="lpr")
 
 
 @db_app.command("upgrade")

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         default=None, description="one-year LPR fixings (CSV effective_date,one_year_lpr_percent) added to the "
                                   "bundled table; newer fixings win")
     apr_cap_multiple: Decimal = Field(default=Decimal(4), gt=0, description="all-in APR cap in multiples of the LPR")
+    lpr_grace_days: int = Field(
+        default=35, ge=0, le=366, description="an order loan decided more than this many days after the date the "
+                                              "LPR table is confirmed through is referred: its LPR is not known")
     loan_delivery_within_days: int = Field(default=30, ge=1, description="no delivery this long after "
                                                                           "disbursement raises no_delivery")
     loan_receipt_within_days: int = Field(default=3, ge=0, description="days for the supplier's receipt to "

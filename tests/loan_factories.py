@@ -11,7 +11,8 @@ from typing import Any
 
 from compliance.keys import KeyProvider
 from limits import ledger
-from loan_monitoring import lpr
+from loan_monitoring import lpr, lpr_records
+from loan_monitoring.dates import business_date
 from loan_monitoring.models import OrderLoan
 from loan_monitoring.state import LoanEvent
 from loan_monitoring.transitions import lock_loan, move
@@ -185,8 +186,13 @@ def loan_world(
     order_amount: str = "100000.00",
     bank: Bank | None = None,
     dealer_account: str | None = None,
+    confirm_lpr: bool = True,
     **bank_overrides: Any,
 ) -> LoanWorld:
+    """``confirm_lpr``: record that the LPR table is complete through today, as an operator would, so that
+    applications are not referred for want of a known LPR (the bundled table ends in mid-2025)."""
+    if confirm_lpr:
+        confirm_lpr_table(db)
     bank = bank or make_bank(db, **bank_overrides)
     dealer = make_dealer(db, keys=keys, **({"account_number": dealer_account} if dealer_account else {}))
     account = account_number()
@@ -194,6 +200,18 @@ def loan_world(
     line_id = open_line(db, dealer, bank, limit)
     order = make_order(db, dealer, supplier, order_amount, placed_at=datetime.now(UTC) - timedelta(days=120))
     return LoanWorld(dealer, supplier, account, bank, line_id, order)
+
+
+def confirm_lpr_table(db: Database, through: date | None = None) -> None:
+    """The table confirmed through ``through`` (default: today in Beijing) — test data, not a publication."""
+    with db.unit_of_work() as s:
+        lpr_records.record_confirmation(
+            s,
+            through=through or business_date(datetime.now(UTC)),
+            source="test: the bundled rate taken as current, not a published fixing",
+            actor="test",
+            today=business_date(datetime.now(UTC)),
+        )
 
 
 def loan(db: Database, loan_id: str) -> OrderLoan:

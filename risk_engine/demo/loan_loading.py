@@ -8,6 +8,12 @@ movements, audit entries and fund-usage alerts are the ones the API would have p
 times are back-dated (``applied_at``, ``paid_at``, ``occurred_at``), as the trade history is; the steps of
 all loans run in time order, one transaction each, so a line's balance at every moment is the one the
 history implies, and an application the checks stop (decline or refer) goes no further.
+
+The synthetic platform runs up to today, past the bundled LPR table's confirmed date (mid-2025): before
+lending, the seed records that the table is complete through today (``lpr_records.record_confirmation``,
+actor ``demo:seed``, its source saying it is synthetic, not a published fixing), so the demo's loans are
+capped at the latest bundled rate instead of all being referred. Only the demo does this; the seed is
+refused in production.
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from sqlalchemy.orm import Session
 from compliance import pii
 from compliance.keys import KeyProvider
 from limits.models import CreditLineRecord
-from loan_monitoring import applications, inputs, service
+from loan_monitoring import applications, inputs, lpr_records, service
 from loan_monitoring.dates import business_date
 from loan_monitoring.models import OrderLoan
 from loan_monitoring.schemas import OrderLoanIn
@@ -38,6 +44,8 @@ from risk_engine.settings import Settings
 from risk_engine.trade import models as trade
 
 ACTOR = "system:demo-seed"
+LPR_ACTOR = "demo:seed"
+LPR_SOURCE = "synthetic demo: not a published fixing (the latest bundled LPR taken as current through the seed date)"
 REFERENCES = {Step.DIVERTED_PAYMENT: "P0", Step.DISBURSE: "P1", Step.RECEIPT: "S1", Step.REPAY: "R1"}
 
 
@@ -217,9 +225,20 @@ def carry_out(db: Database, settings: Settings, keys: KeyProvider, planned: Sequ
     return report
 
 
+def confirm_lpr_for_the_demo(db: Database, settings: Settings, *, now: datetime) -> None:
+    """Record, as the synthetic demo, that the LPR table is complete through ``now``'s Beijing date."""
+    if settings.env == "production":
+        raise RuntimeError("the demo's LPR confirmation is refused when RISK_ENV=production")
+    today = business_date(now)
+    with db.unit_of_work() as s:
+        lpr_records.record_confirmation(s, through=today, source=LPR_SOURCE, actor=LPR_ACTOR, today=today)
+
+
 def seed_order_loans(db: Database, settings: Settings, keys: KeyProvider, *, max_loans: int, seed: int,
                      now: datetime | None = None, progress: Callable[[str], None] = lambda _msg: None) -> LendingReport:
     now = now or utcnow()
+    confirm_lpr_for_the_demo(db, settings, now=now)
+    progress(f"LPR table confirmed through {business_date(now)} for the demo ({LPR_SOURCE})")
     borrowers = read_borrowers(db, now=now)
     planned = lending.plan_order_loans(borrowers, now=now, seed=seed, max_loans=max_loans)
     stopped = sum(p.expected == "stopped" for p in planned)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from compliance import audit
@@ -179,7 +179,8 @@ def assign_guarantor(
     session: Session, dealer_id: str, data: GuarantorAssignmentIn, *, actor: str, today: dt.date
 ) -> Amendment:
     """The dealer is guaranteed by ``data.guarantor_id`` from now on (or by nobody). The new guarantor takes
-    on the guarantee of the dealer's open lines at once, so it must be allowed to and have the room: not
+    on the guarantee of the dealer's lines at once (open ones, and closed ones still being repaid, as
+    ``limits.exposure`` counts a book), so it must be allowed to and have the room: not
     one of its controlling parties (Art. 17), a guarantee not expired, and regulatory headroom for the
     covered share of those lines (Art. 15-16) — else 409 and nothing changes. Removing the guarantor is
     always allowed; the answer lists the lines left without a guarantee, which their next re-rating sizes
@@ -188,13 +189,16 @@ def assign_guarantor(
     if dealer is None:
         raise NotFound(f"no dealer {dealer_id}")
     new_id = data.guarantor_id
-    lines = list(session.execute(
-        select(CreditLineRecord.id, CreditLineRecord.bank_id, CreditLineRecord.limit)
-        .where(CreditLineRecord.dealer_id == dealer.id, CreditLineRecord.status != "closed")
-        .order_by(CreditLineRecord.id)
-    ).all())
-    open_limits = sum((line.limit for line in lines), ZERO)
-    effects: dict[str, Any] = {"open_lines": [line.id for line in lines], "open_limits": format(open_limits, "f")}
+    line = CreditLineRecord
+    # the lines a guarantor stands behind, as its book counts them: open ones, and closed ones until repaid
+    lines = [(row.id, exposure.guaranteed_amount(row.status, row.limit, row.reserved + row.utilised))
+             for row in session.execute(
+                 select(line.id, line.status, line.limit, line.reserved, line.utilised)
+                 .where(line.dealer_id == dealer.id,
+                        or_(line.status != "closed", line.reserved > 0, line.utilised > 0))
+                 .order_by(line.id))]
+    open_limits = sum((amount for _, amount in lines), ZERO)
+    effects: dict[str, Any] = {"open_lines": [line_id for line_id, _ in lines], "open_limits": format(open_limits, "f")}
     if new_id is not None and new_id != dealer.guarantor_id:
         # both guarantors, in id order: a decision running under the old one finishes first (its line is
         # then counted below); one under the new one sees the dealer's lines in its book once this commits
@@ -202,7 +206,7 @@ def assign_guarantor(
         guarantor = held[new_id]
         if guarantor is None:
             raise NotFound(f"no guarantor {new_id}", field="body.guarantor_id")
-        needed = sum((_covered(line.limit, guarantor.coverage_ratio) for line in lines), ZERO)
+        needed = sum((_covered(amount, guarantor.coverage_ratio) for _, amount in lines), ZERO)
         _may_guarantee(session, guarantor, dealer, needed, today)
         effects["guaranteed"] = format(needed, "f")
     elif new_id is None:

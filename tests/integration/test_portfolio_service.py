@@ -69,6 +69,13 @@ def test_exposure_by_grade_sums_the_open_lines_to_the_cent_largest_first(db, boo
     assert all(type(g.limit) is Decimal and type(g.exposure) is Decimal for g in by_grade)
 
 
+def test_a_closed_line_still_being_repaid_counts_its_exposure_but_not_its_line_or_limit(db):
+    bank, dealer = make_bank(db), make_dealer(db)
+    open_line(db, dealer, bank, "300000.00", grade="B", reserve="120000.00", utilise="120000.00", status="closed")
+    open_line(db, make_dealer(db), bank, "100000.00", grade="B", reserve="10000.00", utilise="10000.00")
+    assert read(db, portfolio.exposure_by, "grade") == [ExposureGroup("B", "B", 1, D("100000.00"), D("130000.00"))]
+
+
 def test_groups_of_equal_exposure_come_larger_limit_first(db):
     bank = make_bank(db)
     open_line(db, make_dealer(db), bank, "1000.00", grade="B", reserve="10.00")

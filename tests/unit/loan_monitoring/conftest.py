@@ -16,6 +16,7 @@ from loan_monitoring.application import (
     OrderLoanApplication,
     check_order_loan,
 )
+from loan_monitoring.lpr import LprTable
 from loan_monitoring.parties import Dealer, RelatedPartyLink, Supplier
 from loan_monitoring.trade import ExistingFinancing, Invoice, OrderStatus, PurchaseOrder
 
@@ -36,11 +37,12 @@ class Scenario:
     existing_financings: tuple[ExistingFinancing, ...] = ()
     related_links: tuple[RelatedPartyLink, ...] = ()
     as_of: datetime = datetime(2025, 6, 10, 3, 0, tzinfo=UTC)
+    lpr_table: LprTable | None = None  # None: the bundled table, confirmed through 2025-06-20
 
     def bend(self, **changes: Any) -> Scenario:
         return replace(self, **changes)
 
-    def check(self) -> LoanCheckResult:
+    def check(self, **policy: Any) -> LoanCheckResult:
         return check_order_loan(
             self.application,
             self.order,
@@ -51,8 +53,9 @@ class Scenario:
             self.line,
             self.existing_financings,
             self.related_links,
-            None,
+            self.lpr_table,
             self.as_of,
+            **policy,
         )
 
 

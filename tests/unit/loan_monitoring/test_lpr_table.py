@@ -77,3 +77,44 @@ def test_a_malformed_csv_is_rejected(text):
 def test_duplicate_dates_are_rejected():
     with pytest.raises(InvalidInput):
         lpr_table_from([(date(2025, 1, 1), Decimal("0.03")), (date(2025, 1, 1), Decimal("0.031"))])
+
+
+# --------------------------------------------------------------------------- how far the table is known
+
+HYPOTHETICAL = Decimal("0.028")  # a made-up rate for tests: not a published fixing
+
+
+def test_the_bundled_table_is_confirmed_through_the_june_2025_fixing():
+    table = default_lpr_table()
+    assert table.confirmed_through == date(2025, 6, 20)
+    assert table.last_fixing.effective_date == date(2025, 5, 20)
+
+
+def test_a_table_is_current_until_its_confirmed_date_plus_the_grace():
+    table = default_lpr_table()
+    assert table.current_until(35) == date(2025, 7, 25)
+    assert table.is_current_on(date(2025, 7, 25), 35)
+    assert not table.is_current_on(date(2025, 7, 26), 35)
+    assert not table.is_current_on(date(2026, 11, 25))  # the default grace is 35 days
+
+
+def test_a_table_read_from_a_csv_alone_is_confirmed_through_its_last_fixing(tmp_path):
+    path = tmp_path / "lpr.csv"
+    path.write_text("effective_date,one_year_lpr_percent\n2025-05-20,3.00\n", encoding="utf-8")
+    assert load_lpr_table(path).confirmed_through == date(2025, 5, 20)
+
+
+def test_a_confirmation_never_moves_the_known_period_back():
+    table = default_lpr_table()
+    assert table.confirmed(date(2026, 11, 20)).confirmed_through == date(2026, 11, 20)
+    assert table.confirmed(date(2024, 1, 1)).confirmed_through == date(2025, 6, 20)
+
+
+def test_merging_tables_keeps_the_later_confirmation_and_a_newer_fixing_confirms_its_own_date():
+    newer = lpr_table_from([(date(2026, 10, 20), HYPOTHETICAL)])
+    merged = default_lpr_table().overridden_by(newer)
+    assert merged.confirmed_through == date(2026, 10, 20)
+    assert lpr_on(date(2026, 11, 1), merged) == HYPOTHETICAL
+    assert default_lpr_table().confirmed(date(2026, 11, 1)).overridden_by(newer).confirmed_through == date(
+        2026, 11, 1
+    )

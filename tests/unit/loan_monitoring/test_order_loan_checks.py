@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from limits.credit_line import LineStatus
 from loan_monitoring.application import all_in_apr
 from loan_monitoring.checks import CheckStatus, OnFailure, Outcome
+from loan_monitoring.lpr import default_lpr_table, lpr_table_from
 from loan_monitoring.parties import LinkKind, RelatedPartyLink
 from loan_monitoring.repayment import DayCount
 from loan_monitoring.state import LoanState
@@ -252,15 +253,91 @@ def test_rounding_never_carries_an_apr_over_the_cap_under_it(scenario):
     only_failure(scenario.bend(application=application, bank_product=product).check(), "apr_within_cap")
 
 
-def test_the_cap_uses_the_lpr_of_the_beijing_application_date(scenario):
+def test_the_cap_uses_the_lpr_of_the_beijing_decision_date(scenario):
     # 3.35 % until 2024-10-20, 3.10 % from 2024-10-21; 17:00 UTC on the 20th is 01:00 on the 21st in Beijing.
+    # The contract is made when the engine decides: its clock, not the platform's applied_at, picks the rate.
     product = replace(scenario.bank_product, apr=Decimal("0.13"))
-    before = replace(scenario.application, applied_at=datetime(2024, 10, 20, 15, 59, tzinfo=UTC))
-    after = replace(scenario.application, applied_at=datetime(2024, 10, 20, 17, 0, tzinfo=UTC))
-    assert scenario.bend(application=before, bank_product=product).check().outcome is Outcome.APPROVE
-    late = scenario.bend(application=after, bank_product=product).check()
+    applied = replace(scenario.application, applied_at=datetime(2024, 10, 20, 15, 0, tzinfo=UTC))
+    before = scenario.bend(application=applied, bank_product=product, as_of=datetime(2024, 10, 20, 15, 59, tzinfo=UTC))
+    after = scenario.bend(application=applied, bank_product=product, as_of=datetime(2024, 10, 20, 17, 0, tzinfo=UTC))
+    assert before.check().outcome is Outcome.APPROVE
+    late = after.check()
     assert late.lpr_effective_date == date(2024, 10, 21)
     only_failure(late, "apr_within_cap")
+
+
+def test_a_backdated_application_does_not_pick_an_older_higher_lpr(scenario):
+    """The platform says it applied in 2024-10 (3.35 %: a 13.40 % cap); the engine decides on 2025-06-10,
+    when 3.00 % is in force: a 13 % APR is above the 12 % cap whatever applied_at says."""
+    product = replace(scenario.bank_product, apr=Decimal("0.13"))
+    backdated = replace(scenario.application, applied_at=datetime(2024, 10, 1, 2, 0, tzinfo=UTC))
+    result = scenario.bend(application=backdated, bank_product=product).check()
+    check = only_failure(result, "apr_within_cap")
+    assert result.outcome is Outcome.DECLINE
+    assert (result.lpr, result.lpr_effective_date, result.apr_cap) == (
+        Decimal("0.03"), date(2025, 5, 20), Decimal("0.1200"))
+    assert check.evidence["contract_date"] == date(2025, 6, 10)
+    assert check.evidence["applied_on"] == date(2024, 10, 1)  # kept, as information
+
+
+def test_the_check_records_the_fixing_used_and_how_far_the_table_is_confirmed(scenario):
+    result = scenario.check()
+    evidence = result.check("apr_within_cap").evidence
+    assert evidence["lpr_effective_date"] == date(2025, 5, 20) and evidence["lpr"] == Decimal("0.03")
+    assert evidence["lpr_confirmed_through"] == date(2025, 6, 20) and evidence["lpr_current"] is True
+    assert result.lpr_confirmed_through == date(2025, 6, 20)
+    assert result.explanation()["lpr_confirmed_through"] == "2025-06-20"
+
+
+def test_a_contract_after_the_tables_confirmed_period_is_referred_naming_the_date(scenario):
+    """November 2026, a table confirmed through 2025-06-20: the engine does not know the LPR of the day, so
+    the cap cannot pass silently at 4 x 3.00 %; a risk officer confirms the rate."""
+    result = scenario.bend(as_of=datetime(2026, 11, 10, 3, 0, tzinfo=UTC)).check()
+    assert result.outcome is Outcome.REFER and result.reserve_amount == 0
+    check = only_failure(result, "apr_within_cap")
+    assert check.on_failure is OnFailure.REFER
+    assert "2025-06-20" in check.reason_zh and "2025-06-20" in check.reason_en
+    assert "confirmed" in check.reason_en and "确认" in check.reason_zh
+    assert check.evidence["lpr_current"] is False and check.evidence["lpr_current_until"] == date(2025, 7, 25)
+    assert check.evidence["apr_cap"] == Decimal("0.1200")  # at the last known rate, for the officer
+
+
+def test_an_apr_above_the_last_known_cap_on_a_stale_table_is_still_referred_not_passed(scenario):
+    product = replace(scenario.bank_product, apr=Decimal("0.15"))
+    result = scenario.bend(bank_product=product, as_of=datetime(2026, 11, 10, 3, 0, tzinfo=UTC)).check()
+    check = only_failure(result, "apr_within_cap")
+    assert result.outcome is Outcome.REFER and check.failed
+    assert "15.00%" in check.reason_en or "15.00 %" in check.reason_en
+
+
+def test_within_the_grace_after_the_confirmed_date_the_last_rate_applies(scenario):
+    result = scenario.bend(as_of=datetime(2025, 7, 25, 3, 0, tzinfo=UTC)).check()
+    assert result.outcome is Outcome.APPROVE and result.apr_cap == Decimal("0.1200")
+
+
+def test_an_operator_confirmation_lets_a_later_contract_pass_at_the_last_rate(scenario):
+    confirmed = default_lpr_table().confirmed(date(2026, 11, 1))
+    result = scenario.bend(lpr_table=confirmed, as_of=datetime(2026, 11, 10, 3, 0, tzinfo=UTC)).check()
+    assert result.outcome is Outcome.APPROVE and result.apr_cap == Decimal("0.1200")
+    assert result.check("apr_within_cap").evidence["lpr_confirmed_through"] == date(2026, 11, 1)
+
+
+def test_a_newer_fixing_sets_the_cap_of_later_contracts(scenario):
+    hypothetical = lpr_table_from([(date(2026, 10, 20), Decimal("0.028"))])  # made up: not a published rate
+    table = default_lpr_table().overridden_by(hypothetical)
+    result = scenario.bend(lpr_table=table, as_of=datetime(2026, 11, 10, 3, 0, tzinfo=UTC)).check()
+    assert result.outcome is Outcome.APPROVE
+    assert (result.lpr, result.lpr_effective_date, result.apr_cap) == (
+        Decimal("0.028"), date(2026, 10, 20), Decimal("0.112"))
+    tight = replace(scenario.bank_product, apr=Decimal("0.115"))
+    over = scenario.bend(lpr_table=table, bank_product=tight, as_of=datetime(2026, 11, 10, 3, 0, tzinfo=UTC))
+    assert only_failure(over.check(), "apr_within_cap").on_failure is OnFailure.DECLINE
+
+
+def test_the_grace_after_the_confirmed_date_is_a_policy_setting(scenario):
+    on_day_36 = scenario.bend(as_of=datetime(2025, 7, 26, 3, 0, tzinfo=UTC))
+    assert on_day_36.check().outcome is Outcome.REFER
+    assert on_day_36.check(lpr_grace_days=40).outcome is Outcome.APPROVE
 
 
 @pytest.mark.parametrize("status", [LineStatus.FROZEN, LineStatus.CLOSED])
