@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+# the demo screens dealers against the synthetic blacklist `demo seed` writes (unless one is configured)
+run: export RISK_BLACKLIST_FILE ?= ./var/blacklist.csv
 run: $(STAMP)
 	$(BIN)/risk-engine db upgrade
 	$(BIN)/risk-engine demo seed --if-empty

@@ -105,6 +105,7 @@ def decision_app():  # noqa: ANN201 - uvicorn factory
         database_url=os.environ["BENCH_DB_URL"],
         keys_dir=Path(os.environ["BENCH_KEYS"]),
         models_dir=Path(os.environ["BENCH_MODELS_DIR"]),
+        blacklist_file=Path(os.environ["BENCH_BLACKLIST_FILE"]),  # screened, as a deployment is
     )
     app = create_app(settings=settings, database=_database())
     source = DictFeatureSource(default={})
@@ -193,6 +194,13 @@ def _prepare_database(backend: str, workdir: Path, pg_url: str) -> tuple[str, st
         conn.commit()
     db.dispose()
     return pg_url, schema
+
+
+def _write_blacklist(path: Path) -> Path:
+    """A platform blacklist naming nobody on the bench's platform: every dealer is screened and clean."""
+    path.write_text("kind,number,reason\ncredit_code,9144030071526726XG,bench: a company not on this platform\n",
+                    encoding="utf-8")
+    return path
 
 
 def _write_json(path: Path, value: Any) -> Path:
@@ -431,6 +439,7 @@ def run_backend(backend: str, args: argparse.Namespace, trained: tuple[Any, list
             "BENCH_DB_URL": url,
             "BENCH_KEYS": str(workdir / "keys"),
             "BENCH_FEATURES_FILE": str(_write_json(workdir / "features.json", features)),
+            "BENCH_BLACKLIST_FILE": str(_write_blacklist(workdir / "blacklist.csv")),
             "BENCH_PG_SCHEMA": schema or "",
             "RISK_LOG_LEVEL": "WARNING",
             "OMP_NUM_THREADS": "1",

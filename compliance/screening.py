@@ -107,6 +107,19 @@ def screen_supplier(*, credit_code: str, account_number: str, blacklist: kyb.Bla
     return account
 
 
+def blacklist_attributes(blacklist: kyb.Blacklist | None, *, credit_code: str) -> dict[str, bool]:
+    """What a credit decision's rule context learns from blacklist screening of the dealer.
+
+    With a configured blacklist (even an empty one): ``blacklisted`` (the credit code is on it) and
+    ``blacklist_screened`` true. Without one: only ``blacklist_screened`` false — ``blacklisted`` is left
+    out, not set false, so that nobody reads "not on a list" where no list was checked (a feature source
+    may still supply a screening result of its own), and the default rule ``REF_BLACKLIST_NOT_SCREENED``
+    refers the decision saying so."""
+    if blacklist is None:
+        return {"blacklist_screened": False}
+    return {"blacklisted": blacklist.match("credit_code", credit_code) is not None, "blacklist_screened": True}
+
+
 class BlacklistSource:
     """The blacklist from ``RISK_BLACKLIST_FILE`` (``.csv`` ``kind,number,reason`` or ``.json``), re-read
     when the file changes. ``None`` path: no blacklist configured."""

@@ -141,8 +141,26 @@ def seed_model_and_rules(db: Database, models_dir: Path, *, seed: int,
     return record.version
 
 
+DEMO_BLACKLIST = Path("var/blacklist.csv")
+
+
+def write_demo_blacklist(path: Path) -> bool:
+    """A synthetic platform blacklist at ``path`` unless a file is there already (True: written). It names
+    made-up companies and a made-up person, none of them on the demo platform, so every demo dealer is
+    screened against a list and found clean, as with a real list — the default rule set refers a decision
+    made without any list (``REF_BLACKLIST_NOT_SCREENED``)."""
+    if path.exists():
+        return False
+    rows = [("credit_code", credit_code(f"91440300MA5{n:06d}"), "synthetic demo entry: court enforcement list")
+            for n in (104729, 130003, 155921)]
+    rows.append(("id_number", "440305198001011235", "synthetic demo entry: legal representative of a fraud case"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("kind,number,reason\n" + "".join(f"{k},{n},{r}\n" for k, n, r in rows), encoding="utf-8")
+    return True
+
+
 def seed_decisions(db: Database, *, scorer: Any, features: Any, dealers: int, seed: int,
-                   progress: Callable[[str], None]) -> dict[str, int]:
+                   progress: Callable[[str], None], blacklist: Any | None = None) -> dict[str, int]:
     """Credit-limit requests for a sample of dealers at the demo banks, through the decision service,
     so the review queue and the console have real referred decisions to show."""
     import random
@@ -161,7 +179,8 @@ def seed_decisions(db: Database, *, scorer: Any, features: Any, dealers: int, se
                                        request_ref=f"demo-{dealer_id}")
         try:
             with db.unit_of_work() as session:
-                decision = decide_credit_limit(session, request, scorer=scorer, features=features, actor=ACTOR)
+                decision = decide_credit_limit(session, request, scorer=scorer, features=features, actor=ACTOR,
+                                               blacklist=blacklist)
                 outcome = decision.outcome
         except DomainError as exc:
             outcome = f"refused:{exc.code}"

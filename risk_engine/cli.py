@@ -230,6 +230,14 @@ def demo_seed(
     def progress(msg: str) -> None:
         typer.echo(f"seed [{time.monotonic() - started:6.1f}s] {msg}", err=True)
 
+    blacklist_file = settings.blacklist_file or bootstrap.DEMO_BLACKLIST
+    if bootstrap.write_demo_blacklist(blacklist_file):
+        progress(f"synthetic blacklist written to {blacklist_file} (serve with RISK_BLACKLIST_FILE={blacklist_file}; "
+                 "`make run` does)")
+    from compliance.kyb import load_blacklist
+
+    blacklist = load_blacklist(blacklist_file)
+
     if empty:
         loaded = bootstrap.seed_platform(db, FileKeyProvider(settings.keys_dir), dealers=dealers, months=months,
                                          seed=seed, progress=progress)
@@ -247,7 +255,8 @@ def demo_seed(
         from scoring.snapshots import SnapshotFeatureSource
 
         bootstrap.seed_decisions(db, scorer=RegistryScorer(db, settings.models_dir),
-                                 features=SnapshotFeatureSource(), dealers=decisions, seed=seed, progress=progress)
+                                 features=SnapshotFeatureSource(), dealers=decisions, seed=seed, progress=progress,
+                                 blacklist=blacklist)
     if empty and loans:
         bootstrap.seed_order_loans(db, settings, FileKeyProvider(settings.keys_dir), loans=loans, seed=seed,
                                    progress=progress)

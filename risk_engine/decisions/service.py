@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import String, and_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from compliance import audit, consent
+from compliance import audit, consent, screening
 from compliance.audit import canonical_json
 from limits import exposure, ledger
 from limits.models import CreditLineRecord
@@ -357,7 +357,8 @@ def dealer_attributes(
     """The attributes the engine itself knows about the dealer (they override the feature vector's).
     ``dealer``: a ``Dealer`` or a row with its ``id``, ``credit_code``, ``registered_on`` and
     ``licence_expires_on``.
-    ``blacklisted`` is only set when a blacklist is given; otherwise the feature source may supply it.
+    ``blacklisted`` is only set when a blacklist is given (``blacklist_screened`` says whether one was);
+    otherwise the feature source may supply it, and without it the decision is referred as not screened.
 
     From the engine's own records, in one statement: related-party trade; the worst days past due of the
     dealer's outstanding order loans as the daily delinquency job last set it (``loan_days_past_due``,
@@ -368,11 +369,7 @@ def dealer_attributes(
     alert of that kind, open or resolved other than as a false positive).
     """
     today = now.date()
-    attributes: dict[str, Any] = (
-        {}
-        if blacklist is None
-        else {"blacklisted": blacklist.match("credit_code", dealer.credit_code) is not None}
-    )
+    attributes: dict[str, Any] = screening.blacklist_attributes(blacklist, credit_code=dealer.credit_code)
     known = session.execute(_ENGINE_FACTS, {"dealer_id": dealer.id, "now": now}).one()
     return attributes | {
         "consent_scoring": True,  # require_consent passed

@@ -27,7 +27,11 @@ Dealer and request attributes:
 =========================== ======= ===============================================================
 consent_scoring             boolean the dealer consented to credit scoring (PIPL Art. 13)
 kyb_verified                boolean know-your-business checks passed
-blacklisted                 boolean on the platform's or a bank's blacklist
+blacklisted                 boolean on the platform's or a bank's blacklist (missing: not screened)
+blacklist_screened          boolean the dealer was screened against a configured blacklist for this
+                                    decision (``compliance.screening.blacklist_attributes``); false:
+                                    none is configured, and ``REF_BLACKLIST_NOT_SCREENED`` refers
+                                    unless a screening result (``blacklisted``) came from elsewhere
 related_party_flag          boolean circular trade among related parties flagged
 guarantor_over_capacity     boolean the guarantor has no regulatory headroom for this dealer's line
                                     (``limits.guarantees.guarantee_capacity`` headroom is 0, measured
@@ -68,6 +72,7 @@ CONTEXT_NAMES: dict[str, tuple[str, str]] = {
     "consent_scoring": ("boolean", "the dealer consented to credit scoring"),
     "kyb_verified": ("boolean", "know-your-business checks passed"),
     "blacklisted": ("boolean", "on a blacklist"),
+    "blacklist_screened": ("boolean", "screened against a configured blacklist for this decision"),
     "related_party_flag": ("boolean", "circular trade among related parties flagged"),
     "guarantor_over_capacity": ("boolean", "the guarantor has no regulatory headroom for this dealer"),
     "prior_default": ("boolean", "a previous loan reached 90+ days past due"),

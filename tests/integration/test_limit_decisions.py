@@ -295,7 +295,7 @@ def test_the_decision_keeps_inputs_versions_rule_results_and_a_faithful_explanat
     assert decision.model_version == "test-tiny-xgb-1" and len(decision.model_hash) == 64
     assert decision.ruleset_version == 1 and len(decision.ruleset_digest) == 64
     results = json.loads(decision.rule_results)["results"]
-    assert len(results) == 23 and all(r["status"] in ("fired", "not_fired", "unknown") for r in results)
+    assert len(results) == 24 and all(r["status"] in ("fired", "not_fired", "unknown") for r in results)
     model = json.loads(decision.explanation)["model"]
     assert sum(model["contributions"].values()) + model["base"] == pytest.approx(model["margin"], abs=1e-5)
     assert Decimal(model["pd"]) == decision.pd and 0 < decision.pd < 1
@@ -709,3 +709,31 @@ def test_a_bad_check_character_among_the_controlling_parties_is_refused_naming_i
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry)
                         .where(AuditEntry.action == "guarantor.created")) == 0
+
+
+# --------------------------------------------------------------------------- blacklist screening
+
+
+def test_without_a_blacklist_the_decision_is_referred_as_not_screened_and_with_one_it_is_not(db, tmp_path):
+    from compliance.kyb import load_blacklist
+    from risk_engine import bootstrap
+    from tests.decision_support import GOOD_DEALER
+
+    bank, dealer = make_bank(db), make_dealer(db)
+    unscreened = DictFeatureSource(default={k: v for k, v in GOOD_DEALER.items() if k != "blacklisted"})
+    path = tmp_path / "blacklist.csv"
+    assert bootstrap.write_demo_blacklist(path) and not bootstrap.write_demo_blacklist(path)  # never overwrites
+
+    def decide_with(blacklist):
+        with db.unit_of_work() as s:
+            return service.decide_credit_limit(
+                s, CreditLimitRequestIn(dealer_id=dealer.id, bank_id=bank.id), scorer=tiny_xgb_scorer(),
+                features=unscreened, clock=lambda: NOW, actor="platform:test", blacklist=blacklist)
+
+    blind = decide_with(None)
+    assert blind.outcome == "refer" and "REF_BLACKLIST_NOT_SCREENED" in blind.reason_codes
+    assert json.loads(blind.inputs)["attributes"]["blacklist_screened"] is False
+    screened = decide_with(load_blacklist(path))  # the demo's list names nobody on this platform
+    assert "REF_BLACKLIST_NOT_SCREENED" not in screened.reason_codes and screened.outcome == "approve"
+    inputs = json.loads(screened.inputs)["attributes"]
+    assert inputs["blacklist_screened"] is True and inputs["blacklisted"] is False

@@ -42,7 +42,7 @@ def test_the_default_rule_set_becomes_version_1_active_and_audited(client, db, a
     listed = client.get("/v1/rulesets", headers=maker).json()
     assert [(r["version"], r["status"]) for r in listed] == [(2, "draft"), (1, "active")]
     v1 = client.get("/v1/rulesets/1", headers=maker).json()
-    assert v1["approver"] == "risk-committee" and len(v1["rules"]) == 23
+    assert v1["approver"] == "risk-committee" and len(v1["rules"]) == 24
     assert draft["based_on"] == 1 and draft["digest"] == v1["digest"] and draft["approver"] is None
     with db.session() as s:
         actions = s.scalars(select(AuditEntry.action).where(AuditEntry.subject_type == "rule_set")).all()

@@ -29,6 +29,7 @@ CLEAN = {
     "consent_scoring": True,
     "kyb_verified": True,
     "blacklisted": False,
+    "blacklist_screened": True,
     "related_party_flag": False,
     "guarantor_over_capacity": False,
     "prior_default": False,
@@ -59,6 +60,7 @@ CASES = {
     "REF_LICENCE_UNKNOWN": ({"licence_days_remaining": None}, "refer", set()),
     "REF_REQUEST_ABOVE_PURCHASES": ({"requested_amount": Decimal("600000.01")}, "refer", set()),
     "REF_OPEN_ALERTS": ({"open_alert_count": 2}, "refer", set()),
+    "REF_BLACKLIST_NOT_SCREENED": ({"blacklisted": None, "blacklist_screened": False}, "refer", set()),
     "OV_HIGH_RETURN_RATE": ({"return_rate_6m": 0.2}, "approve", set()),
     "OV_PURCHASES_SOFTENING": ({"purchase_trend_3m": -35.0}, "approve", set()),
     "OV_EARLY_WARNING_NOTCH": ({"alert_grade_notches": 1}, "approve", set()),
@@ -178,3 +180,25 @@ def test_names_the_context_does_not_provide_are_listed(default_rules):
     assert unprovided_names(default_rules, CLEAN) == []
     without_hhi = [name for name in CLEAN if name != "supplier_hhi_12m"]
     assert unprovided_names(default_rules, without_hhi) == ["supplier_hhi_12m"]
+
+
+def test_a_dealer_screened_against_a_blacklist_and_not_on_it_passes_the_blacklist_rules(default_rules):
+    outcome = evaluate(default_rules, CLEAN | {"blacklisted": False, "blacklist_screened": True})
+    assert outcome.decision == "approve"
+    statuses = {r.code: r.status.value for r in outcome.results}
+    assert statuses["KO_BLACKLISTED"] == "not_fired" and statuses["REF_BLACKLIST_NOT_SCREENED"] == "not_fired"
+
+
+def test_without_a_blacklist_the_decision_is_referred_saying_screening_was_not_performed(default_rules):
+    unscreened = {k: v for k, v in CLEAN.items() if k != "blacklisted"} | {"blacklist_screened": False}
+    outcome = evaluate(default_rules, unscreened)
+    assert outcome.decision == "refer"
+    assert outcome.refer_codes == ["REF_BLACKLIST_NOT_SCREENED"]
+    (reason,) = [r for r in outcome.reasons if r["code"] == "REF_BLACKLIST_NOT_SCREENED"]
+    assert "not screened" in reason["en"]
+    assert {r.code: r.status.value for r in outcome.results}["KO_BLACKLISTED"] == "unknown"
+
+
+def test_a_screening_result_supplied_by_the_feature_source_counts_as_screened(default_rules):
+    outcome = evaluate(default_rules, CLEAN | {"blacklisted": False, "blacklist_screened": False})
+    assert outcome.decision == "approve"
