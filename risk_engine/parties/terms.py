@@ -189,6 +189,15 @@ def assign_guarantor(
     if dealer is None:
         raise NotFound(f"no dealer {dealer_id}")
     new_id = data.guarantor_id
+    switching = new_id is not None and new_id != dealer.guarantor_id
+    held: dict[str, Guarantor | None] = {}
+    if switching:
+        # both guarantors, in id order, before reading the lines: a decision running under the old one
+        # finishes first (its line is then counted below); one under the new one sees the dealer's lines in
+        # its book once this commits
+        held = {g: exposure.lock_guarantor(session, g) for g in sorted({new_id, dealer.guarantor_id} - {None})}
+        if held[new_id] is None:
+            raise NotFound(f"no guarantor {new_id}", field="body.guarantor_id")
     line = CreditLineRecord
     # the lines a guarantor stands behind, as its book counts them: open ones, and closed ones until repaid
     lines = [(row.id, exposure.guaranteed_amount(row.status, row.limit, row.reserved + row.utilised))
@@ -199,13 +208,9 @@ def assign_guarantor(
                  .order_by(line.id))]
     open_limits = sum((amount for _, amount in lines), ZERO)
     effects: dict[str, Any] = {"open_lines": [line_id for line_id, _ in lines], "open_limits": format(open_limits, "f")}
-    if new_id is not None and new_id != dealer.guarantor_id:
-        # both guarantors, in id order: a decision running under the old one finishes first (its line is
-        # then counted below); one under the new one sees the dealer's lines in its book once this commits
-        held = {g: exposure.lock_guarantor(session, g) for g in sorted({new_id, dealer.guarantor_id} - {None})}
+    if switching:
         guarantor = held[new_id]
-        if guarantor is None:
-            raise NotFound(f"no guarantor {new_id}", field="body.guarantor_id")
+        assert guarantor is not None  # checked above
         needed = sum((_covered(amount, guarantor.coverage_ratio) for _, amount in lines), ZERO)
         _may_guarantee(session, guarantor, dealer, needed, today)
         effects["guaranteed"] = format(needed, "f")
