@@ -44,6 +44,7 @@ JOB_MODULES: list[str] = [
     "risk_engine.scheduler",
     "loan_monitoring.jobs",
     "scoring.jobs",
+    "limits.jobs",
 ]
 
 _LOOKBACK = timedelta(days=2)  # how far back the latest slot of a trigger is searched

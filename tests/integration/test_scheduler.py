@@ -66,6 +66,7 @@ def test_jobs_list_names_every_registered_job(use_db):
         "loan_fund_usage_daily",
         "early_warning_daily",
         "idempotency_purge",
+        "credit_line_expiry_daily",
     } <= names
 
 
@@ -77,6 +78,7 @@ def test_jobs_list_names_every_registered_job(use_db):
         "early_warning_daily",
         "idempotency_purge",
         "audit_checkpoint",
+        "credit_line_expiry_daily",
     ],
 )
 def test_each_job_runs_once_from_the_cli(use_db, job, keys_dir):
