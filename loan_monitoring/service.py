@@ -177,6 +177,10 @@ def report_disbursement(
         raise InvalidInput("paid_at is in the future", field="paid_at", code="time_in_future")
     if paid_at < loan.applied_at:
         raise InvalidInput("paid_at is before the application", field="paid_at", code="before_application")
+    if loan.decided_at is not None and paid_at < loan.decided_at:
+        # the platform's applied_at may be backdated; the engine's approval is when the loan could be paid
+        raise InvalidInput(f"paid_at is before the loan was approved ({loan.decided_at.isoformat()})",
+                           field="paid_at", code="before_approval")
     if session.scalar(
         select(Disbursement.id).where(
             Disbursement.loan_id == loan.id, Disbursement.bank_reference == reference

@@ -162,7 +162,7 @@ def make_approved_loan(
         s.flush()
         locked = lock_loan(s, loan.id)
         locked.approved_amount = Decimal(amount)
-        move(s, locked, LoanEvent.APPROVE, actor="test")
+        move(s, locked, LoanEvent.APPROVE, actor="test", at=applied_at)  # decided when applied for
     return loan.id
 
 

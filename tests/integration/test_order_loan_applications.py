@@ -300,6 +300,20 @@ def beijing(day, hour=0, minute=30):
     return datetime.combine(day, time(hour, minute), BEIJING).astimezone(UTC)
 
 
+def test_a_payment_dated_before_the_approval_is_refused_even_after_a_backdated_application(
+    db, client, world, platform
+):
+    bank = auth(make_api_key(db, "bank", world.bank))
+    backdated = (datetime.now(UTC) - timedelta(days=20)).isoformat()
+    loan_id = decided(apply(client, platform, world, applied_at=backdated), "approve")["loan_id"]
+    r = client.post(f"/v1/order-loans/{loan_id}/disbursements", headers=bank, json={
+        "reference": "PAY-EARLY", "amount": "80000.00", "payee_account": world.supplier_account,
+        "paid_at": (datetime.now(UTC) - timedelta(days=10)).isoformat()})
+    assert r.status_code == 422 and r.json()["code"] == "before_approval", r.text
+    assert r.json()["errors"][0]["field"] == "paid_at"
+    assert line_figures(db, world.line_id)["utilised"] == Decimal("0.00")
+
+
 def test_one_loan_from_application_to_repayment(db, client, world, platform):
     bank = auth(make_api_key(db, "bank", world.bank))
     loan_id = decided(apply(client, platform, world, tenor_days=30), "approve")["loan_id"]
