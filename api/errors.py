@@ -55,6 +55,16 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def domain_problem(exc: DomainError, request: Request | None = None) -> JSONResponse:
+    """The problem+json answer to a domain error, as the app's handler gives it."""
+    extra = dict(exc.extra)  # a domain error naming several fields brings its own errors[]
+    errors = extra.pop("errors", None) or (
+        [{"field": exc.field, "reason": exc.detail, "type": exc.code}] if exc.field else None)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem_response(exc.status, exc.detail, title=exc.title, code=exc.code, errors=errors,
+                            request=request, headers=headers, **extra)
+
+
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
@@ -92,12 +102,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        extra = dict(exc.extra)  # a domain error naming several fields brings its own errors[]
-        errors = extra.pop("errors", None) or (
-            [{"field": exc.field, "reason": exc.detail, "type": exc.code}] if exc.field else None)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem_response(exc.status, exc.detail, title=exc.title, code=exc.code, errors=errors,
-                                request=request, headers=headers, **extra)
+        return domain_problem(exc, request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -89,14 +89,8 @@ class IdempotentRequest:
             return replay
         try:
             body = encode_json(action())
-            now = utcnow()
             session.flush()  # the action's pending changes, before the response that reports them
-            session.execute(_STORE, {
-                "client_id": principal.client_id, "key": self.key, "method": self.method, "path": self.path,
-                "request_hash": self.request_hash, "state": "completed", "response_status": status_code,
-                "response_body": body, "response_media_type": "application/json", "created_at": now,
-                "locked_until": now, "expires_at": now + timedelta(seconds=self.ttl_seconds),
-            })
+            self.store(session, principal, status_code, body)
             session.commit()
         except Exception:
             session.rollback()
@@ -111,6 +105,25 @@ class IdempotentRequest:
             session.rollback()
             raise
         return Response(body, status_code=status_code, media_type="application/json")
+
+    def store(self, session: Session, principal: Principal, status_code: int, body: bytes,
+              media_type: str = "application/json") -> None:
+        """Keep the response to this key in the caller's transaction (nothing without a key). ``run`` does
+        it for a success; a route whose refusal commits state (an alert, an audit entry) stores its refusal
+        with it, so a retry replays the refusal instead of acting again."""
+        if not self.key:
+            return
+        now = utcnow()
+        session.execute(_STORE, {
+            "client_id": principal.client_id, "key": self.key, "method": self.method, "path": self.path,
+            "request_hash": self.request_hash, "state": "completed", "response_status": status_code,
+            "response_body": body, "response_media_type": media_type, "created_at": now,
+            "locked_until": now, "expires_at": now + timedelta(seconds=self.ttl_seconds),
+        })
+
+    def replay(self, session: Session, principal: Principal) -> Response | None:
+        """The stored response of an earlier request with this key, or None (``_earlier``; no key: None)."""
+        return self._earlier(session, principal) if self.key else None
 
     def _earlier(self, session: Session, principal: Principal) -> Response | None:
         """The stored response of an earlier request with this key, or None to go ahead. Raises 409 for

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from api.auth import Authenticator, BankClient, PlatformClient, Principal
 from api.deps import DbSession, Keys
+from api.errors import domain_problem
 from api.idempotency import Idempotency
 from loan_monitoring import applications, service, views
 from loan_monitoring.schemas import (
@@ -136,11 +137,19 @@ def report_disbursement(
             status_code=201,
         )
     except service.PayeeNotSupplierAccount as refused:
-        # The report is refused, but the alert it raises is kept: commit it before answering.
+        # The report is refused, but the alert and the audit entry it raises are kept: commit them with the
+        # refusal itself stored under the Idempotency-Key, so a retry replays it and records nothing again.
+        # A retry racing this one waits on the loan's lock, then finds the stored refusal.
         alerts = service.record_refused_disbursement(session, settings, refused, actor=principal.actor)
-        session.commit()
         refused.extra["alert_ids"] = [a.id for a in alerts]
-        raise
+        answer = domain_problem(refused, request)
+        earlier = idem.replay(session, principal)
+        if earlier is not None:
+            session.rollback()
+            return earlier
+        idem.store(session, principal, answer.status_code, bytes(answer.body), answer.media_type)
+        session.commit()
+        return answer
 
 
 @router.post(

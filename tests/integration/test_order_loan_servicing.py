@@ -87,8 +87,8 @@ def test_partial_disbursements_may_not_exceed_the_approval(db, client, world, ap
 def test_disbursement_to_another_account_is_refused_and_raises_an_alert_that_freezes_the_line(
     db, client, world, approved, bank_headers
 ):
-    other = account_number()
-    r = disburse(client, bank_headers, approved, other, key="disb-wrong")
+    other, paid_at = account_number(), datetime.now(UTC) - timedelta(hours=1)
+    r = disburse(client, bank_headers, approved, other, key="disb-wrong", paid_at=paid_at)
     assert r.status_code == 422, r.text
     problem = r.json()
     assert problem["code"] == "payee_not_supplier_account"
@@ -104,11 +104,21 @@ def test_disbursement_to_another_account_is_refused_and_raises_an_alert_that_fre
     figures = line_figures(db, world.line_id)
     assert figures["status"] == "frozen" and figures["utilised"] == Decimal("0.00")
     assert loan(db, approved).state == "approved"
-    # the retry of the same refused report raises no second alert
-    again = disburse(client, bank_headers, approved, other, key="disb-wrong")
-    assert again.status_code == 422
+    # the retry of the same refused report replays the refusal: no second alert, no second audit entry
+    again = disburse(client, bank_headers, approved, other, key="disb-wrong", paid_at=paid_at)
+    assert again.status_code == 422 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.content == r.content and again.headers["content-type"] == "application/problem+json"
     with db.session() as s:
         assert len(s.scalars(select(Alert)).all()) == 1
+        refusals = s.scalars(select(AuditEntry).where(AuditEntry.action == "order_loan.disbursement_refused"))
+        assert len(refusals.all()) == 1
+    # the same key with another body is the usual 409; a new report (new key) is a new attempt, audited
+    assert disburse(client, bank_headers, approved, account_number(), key="disb-wrong",
+                    paid_at=paid_at).status_code == 409
+    assert disburse(client, bank_headers, approved, other, key="disb-wrong-2").status_code == 422
+    with db.session() as s:
+        refusals = s.scalars(select(AuditEntry).where(AuditEntry.action == "order_loan.disbursement_refused"))
+        assert len(refusals.all()) == 2 and len(s.scalars(select(Alert)).all()) == 1
 
 
 def test_repayment_is_allocated_to_interest_then_principal_and_releases_utilised_credit(
