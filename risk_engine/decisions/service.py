@@ -47,7 +47,7 @@ from risk_engine.decisions import policy
 from risk_engine.decisions.exceptions import ModelUnavailable
 from risk_engine.decisions.models import ACTIVE_REVIEW_STATUSES, Decision, ReviewCase
 from risk_engine.decisions.ports import Clock, FeatureSource, FeatureVector, Score, Scorer
-from risk_engine.errors import InvalidInput, NotFound
+from risk_engine.errors import Conflict, InvalidInput, NotFound
 from risk_engine.ids import new_id
 from risk_engine.parties.models import Bank, Dealer, Supplier
 from risk_engine.rules import engine as rules_engine
@@ -103,6 +103,11 @@ def decide_credit_limit(
     guarantor = exposure.lock_guarantor(session, dealer.guarantor_id) if dealer.guarantor_id else None
     remaining_quota = ledger.lock_bank_quota(session, bank.id)
     line = ledger.find_line(session, dealer.id, bank.id, for_update=True)
+    if session.execute(_DEALER_GUARANTOR, {"id": dealer.id}).scalar() != dealer.guarantor_id:
+        # an admin changed the dealer's guarantor after it was read (terms.assign_guarantor holds both
+        # guarantors and the dealer's lines): deciding under the old one would misplace its guarantee
+        raise Conflict(f"dealer {dealer.id}'s guarantor changed while its limit was being decided: ask again",
+                       field="dealer_id", code="guarantor_changed")
     ruleset, ruleset_record = rules_service.active_ruleset(session)
     support, capacity = exposure.guarantee_support(
         session, guarantor, dealer.id, line, committed_amount=request.guarantee_amount, today=now.date()
@@ -207,6 +212,7 @@ _DEALER = select(  # by the engine's id or the platform's own (external) id, as 
 # an engine id wins over another dealer's external id that happens to spell it
 _DEALER = _DEALER.order_by((_DEALERS.c.id == bindparam("id")).desc()).limit(1)
 _BANK = select(_BANKS.c.id, _BANKS.c.max_line_amount).where(_BANKS.c.id == bindparam("id"))
+_DEALER_GUARANTOR = select(_DEALERS.c.guarantor_id).where(_DEALERS.c.id == bindparam("id"))
 
 
 def grant_limit(

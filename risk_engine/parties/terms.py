@@ -199,6 +199,9 @@ def assign_guarantor(
         if held[new_id] is None:
             raise NotFound(f"no guarantor {new_id}", field="body.guarantor_id")
     line = CreditLineRecord
+    # and the dealer's lines: a decision holding one commits first and is counted below; one that takes it
+    # after this commits finds the dealer's guarantor changed and is refused (decisions.service)
+    session.execute(select(line.id).where(line.dealer_id == dealer.id).with_for_update()).all()
     # the lines a guarantor stands behind, as its book counts them: open ones, and closed ones until repaid
     lines = [(row.id, exposure.guaranteed_amount(row.status, row.limit, row.reserved + row.utilised))
              for row in session.execute(

@@ -20,6 +20,7 @@ from limits.policy import DEFAULT_GRADE_POLICIES
 from risk_engine.decisions import service
 from risk_engine.decisions.models import Decision, ReviewCase
 from risk_engine.decisions.schemas import CreditLimitRequestIn
+from risk_engine.errors import Conflict
 from tests.decision_support import DictFeatureSource, tiny_xgb_scorer
 from tests.factories import auth, make_api_key, make_bank, make_dealer, make_guarantor
 
@@ -737,3 +738,27 @@ def test_without_a_blacklist_the_decision_is_referred_as_not_screened_and_with_o
     assert "REF_BLACKLIST_NOT_SCREENED" not in screened.reason_codes and screened.outcome == "approve"
     inputs = json.loads(screened.inputs)["attributes"]
     assert inputs["blacklist_screened"] is True and inputs["blacklisted"] is False
+
+
+def test_a_decision_whose_dealer_changed_guarantor_meanwhile_is_refused_on_postgresql(pg_db, features):
+    """The decision reads the dealer, then locks its guarantor; an admin moving the dealer to another
+    guarantor in between would leave the new line guaranteed by a book that never counted it."""
+    from risk_engine.parties import terms
+    from risk_engine.parties.schemas import GuarantorAssignmentIn
+
+    old, new = make_guarantor(pg_db), make_guarantor(pg_db)
+    bank, dealer = make_bank(pg_db), make_dealer(pg_db, guarantor_id=old.id)
+
+    class MovesTheDealerWhileScoring(DictFeatureSource):
+        def features_for(self, session, dealer_id, as_of):  # runs after the dealer row is read, before locks
+            with pg_db.unit_of_work() as other:
+                terms.assign_guarantor(other, dealer.id, GuarantorAssignmentIn(guarantor_id=new.id, reason="moved"),
+                                       actor="admin:test", today=NOW.date())
+            return super().features_for(session, dealer_id, as_of)
+
+    with pytest.raises(Conflict) as refused, pg_db.unit_of_work() as s:
+        service.decide_credit_limit(
+            s, CreditLimitRequestIn(dealer_id=dealer.id, bank_id=bank.id), scorer=tiny_xgb_scorer(),
+            features=MovesTheDealerWhileScoring(), clock=lambda: NOW, actor="platform:test")
+    assert refused.value.code == "guarantor_changed"
+    assert line_of(pg_db, dealer, bank) is None
