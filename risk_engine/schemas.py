@@ -1,10 +1,10 @@
 """Shared pydantic building blocks for request and response bodies.
 
 Requests are strict about shape: unknown fields are refused (``extra="forbid"``). Money is a
-decimal string in CNY with at most two places (``"125000.00"``); a JSON float is refused because
-it cannot carry an exact amount. Values no database column can hold are refused by field, never met
-as a 500 on the way in: text with a NUL character (PostgreSQL refuses it), an instant that leaves
-years 1-9999 once converted to UTC.
+decimal string in CNY with at most two places (``"125000.00"``; ``"125000"`` or ``125000`` are taken as
+``125000.00``) and under 10 trillion; a JSON float is refused because it cannot carry an exact amount.
+Values no database column can hold are refused by field, never met as a 500 on the way in: text with a
+NUL character (PostgreSQL refuses it), an instant that leaves years 1-9999 once converted to UTC.
 """
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 
@@ -24,10 +33,23 @@ def _exact_decimal(value: Any) -> Any:
     return value
 
 
+CENT = Decimal("0.01")
+
+
+def _cents(value: Decimal) -> Decimal:
+    # "700000", 800000, "700000.5" and "7E+5" are exact amounts: carry each as the two-place amount it is, so
+    # what a decision records and hashes is what the database gives back (NUMERIC(18, 2)) and a signed
+    # report over it verifies
+    return value.quantize(CENT)
+
+
 Money = Annotated[
     Decimal,
     BeforeValidator(_exact_decimal),
-    Field(max_digits=18, decimal_places=2, ge=0, examples=["125000.00"]),
+    # at most 13 digits before the point (under 10 trillion CNY): exact on SQLite too, whose NUMERIC keeps 15
+    # significant digits
+    Field(max_digits=15, decimal_places=2, ge=0, examples=["125000.00"]),
+    AfterValidator(_cents),
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
 ]
 PositiveMoney = Annotated[Money, Field(gt=0)]

@@ -54,3 +54,21 @@ def test_another_bank_gets_404_and_the_attempt_is_logged(client, db, decided):
     with db.session() as s:
         logged = s.scalars(select(AccessLogEntry).where(AccessLogEntry.action == "decision.report.read")).all()
     assert [(e.outcome, e.subject_id) for e in logged] == [("not_found", decision.id)]
+
+
+@pytest.mark.parametrize("requested", [800000, "700000", "700000.5", "7E+5"])
+def test_an_amount_sent_without_two_places_still_gives_a_report_that_verifies(client, db, requested):
+    """Money is carried as the two-place amount it is: the decision hashes what the database gives back."""
+    from tests.decision_support import tiny_xgb_scorer as scorer
+
+    bank, dealer = make_bank(db), make_dealer(db)
+    client.app.state.scorer, client.app.state.feature_source = scorer(), DictFeatureSource()
+    platform = auth(make_api_key(db, "platform"))
+    r = client.post("/v1/credit-limit-requests", json={"dealer_id": dealer.id, "bank_id": bank.id,
+                                                       "requested_amount": requested},
+                    headers=platform | {"Idempotency-Key": f"amount-{requested}"})
+    assert r.status_code == 201, r.text
+    assert r.json()["requested_amount"] == f"{float(requested):.2f}"
+    report = client.get(f"/v1/decisions/{r.json()['id']}/report", headers=auth(make_api_key(db, "bank", bank=bank)))
+    verified = verify_decision_report(report.text, client.get("/.well-known/jwks.json").json())
+    assert verified.decision["requested_amount"] == f"{float(requested):.2f}"
