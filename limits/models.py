@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from risk_engine.db import Base, Money, UTCDateTime, utcnow
+from risk_engine.db import AuditSeq, Base, Money, UTCDateTime, utcnow
 
 LINE_STATUSES = ("active", "frozen", "closed")
 MOVEMENT_KINDS = (
@@ -99,7 +99,7 @@ class CreditMovement(Base):
     actor: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     audit_seq: Mapped[int | None] = mapped_column(
-        Integer, nullable=True, doc="the audit entry of this movement"
+        AuditSeq, nullable=True, doc="the audit entry of this movement"
     )
 
 

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from risk_engine.db import Base, Money, Ratio, UTCDateTime, utcnow
+from risk_engine.db import AuditSeq, Base, Money, Ratio, UTCDateTime, utcnow
 
 LOAN_STATES = (
     "applied",
@@ -333,7 +333,7 @@ class LprFixingRecord(Base):
     source: Mapped[str] = mapped_column(String(200), doc="where the operator read it")
     recorded_by: Mapped[str] = mapped_column(String(128))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    audit_seq: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="the audit entry of this record")
+    audit_seq: Mapped[int | None] = mapped_column(AuditSeq, nullable=True, doc="the audit entry of this record")
 
 
 class LprConfirmation(Base):
@@ -347,4 +347,4 @@ class LprConfirmation(Base):
     source: Mapped[str] = mapped_column(String(200), doc="what the operator checked, or why")
     recorded_by: Mapped[str] = mapped_column(String(128))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    audit_seq: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="the audit entry of this record")
+    audit_seq: Mapped[int | None] = mapped_column(AuditSeq, nullable=True, doc="the audit entry of this record")

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Engine,
+    Integer,
     MetaData,
     Numeric,
     TypeDecorator,
@@ -48,6 +50,10 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# an audit entry's sequence number, and every column that points at one: 64-bit (SQLite's INTEGER already is)
+AuditSeq = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Money(TypeDecorator[Decimal]):

@@ -19,7 +19,7 @@ from risk_engine.db import utcnow
 from risk_engine.decisions import service
 from risk_engine.decisions.schemas import CreditLimitRequestIn, CreditLineOut, DealerCreditLinesOut
 from risk_engine.errors import InvalidInput, NotFound
-from risk_engine.parties.models import Dealer
+from risk_engine.parties import service as parties
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 LineReader = Annotated[Principal, Depends(Authenticator("platform", "bank", "risk_officer", "admin"))]
@@ -84,10 +84,10 @@ def list_decisions(
     since: Annotated[datetime | None, Query(description="RFC 3339; decisions made at or after")] = None,
     after_seq: Annotated[
         int | None,
-        Query(ge=0, description="the `audit_seq` of the last decision read: the decisions committed after it, "
-              "in commit order (a polling cursor that misses none)"),
+        Query(ge=0, le=2**63 - 1, description="the `audit_seq` of the last decision read: the decisions committed "
+              "after it, in commit order (a polling cursor that misses none)"),
     ] = None,
-    dealer_id: Annotated[str | None, Query(max_length=32)] = None,
+    dealer_id: Annotated[str | None, Query(max_length=64, description="the engine's or the platform's id")] = None,
     kind: Annotated[str | None, Query(pattern="^(credit_limit|order_loan)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
@@ -96,7 +96,7 @@ def list_decisions(
         since=_aware(since, "since"),
         after_seq=after_seq,
         bank_id=bank_scope(principal),
-        dealer_id=dealer_id,
+        dealer_id=None if dealer_id is None else (parties.dealer_id_of(session, dealer_id) or dealer_id),
         kind=kind,
         limit=limit,
     )
@@ -120,8 +120,9 @@ def get_decision(decision_id: str, principal: BankOrOfficerClient, session: DbSe
     summary="The dealer's credit lines, per bank (a bank sees its own line)",
 )
 def get_credit_lines(dealer_id: str, principal: LineReader, session: DbSession) -> DealerCreditLinesOut:
-    if session.get(Dealer, dealer_id) is None:
-        raise NotFound(f"no dealer {dealer_id}")
+    reference, dealer_id = dealer_id, parties.dealer_id_of(session, dealer_id)  # the engine's or the platform's id
+    if dealer_id is None:
+        raise NotFound(f"no dealer {reference}")
     scope = bank_scope(principal)
     lines = [
         line for line in ledger.lines_of_dealer(session, dealer_id) if scope is None or line.bank_id == scope

@@ -20,7 +20,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from risk_engine.db import Base, Money, UTCDateTime, utcnow
+from risk_engine.db import AuditSeq, Base, Money, UTCDateTime, utcnow
 
 DECISION_KINDS = ("credit_limit", "order_loan")
 OUTCOMES = ("approve", "refer", "decline")
@@ -75,7 +75,7 @@ class Decision(Base):
     )
     document_sha256: Mapped[str] = mapped_column(String(64), doc="SHA-256 of the decision document (JCS)")
     line_id: Mapped[str | None] = mapped_column(String(32), nullable=True, doc="the credit line it changed")
-    audit_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    audit_seq: Mapped[int | None] = mapped_column(AuditSeq, nullable=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by: Mapped[str] = mapped_column(String(128), doc="the client that asked")
 

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -66,6 +66,16 @@ def _unique_external_id(session: Session, model: type, external_id: str | None, 
     if external_id and session.scalars(select(model.id).where(model.external_id == external_id)).first():
         raise Conflict(f"a {what} with external_id {external_id} already exists",
                        field="external_id", code=f"{what}_exists")
+
+
+def dealer_id_of(session: Session, reference: str) -> str | None:
+    """The engine's id of the dealer that ``reference`` names: the engine's own id or the platform's
+    (``external_id``), the engine's id winning when another dealer's external id happens to spell it."""
+    found = session.execute(
+        select(Dealer.id).where(or_(Dealer.id == reference, Dealer.external_id == reference))
+        .order_by((Dealer.id == reference).desc()).limit(1)
+    ).scalar()
+    return found
 
 
 def create_bank(session: Session, data: BankIn, *, actor: str) -> Bank:

@@ -762,3 +762,24 @@ def test_a_decision_whose_dealer_changed_guarantor_meanwhile_is_refused_on_postg
             features=MovesTheDealerWhileScoring(), clock=lambda: NOW, actor="platform:test")
     assert refused.value.code == "guarantor_changed"
     assert line_of(pg_db, dealer, bank) is None
+
+
+def test_the_credit_line_and_the_decisions_filter_take_the_platforms_dealer_id_too(wired, db):
+    bank, dealer = make_bank(db), make_dealer(db, external_id="PLATFORM-D-7")
+    platform = auth(make_api_key(db, "platform"))
+    r = wired.post("/v1/credit-limit-requests", json={"dealer_id": "PLATFORM-D-7", "bank_id": bank.id},
+                   headers=platform | {"Idempotency-Key": "by-external"})
+    assert r.status_code == 201, r.text
+    lines = wired.get("/v1/dealers/PLATFORM-D-7/credit-line", headers=platform)
+    assert lines.status_code == 200 and lines.json()["dealer_id"] == dealer.id
+    assert wired.get("/v1/dealers/NOBODY/credit-line", headers=platform).status_code == 404
+    bank_key = auth(make_api_key(db, "bank", bank=bank))
+    listed = wired.get("/v1/decisions", params={"dealer_id": "PLATFORM-D-7"}, headers=bank_key).json()
+    assert [d["id"] for d in listed] == [r.json()["id"]]
+
+
+def test_a_polling_cursor_beyond_any_sequence_is_a_clear_422_not_a_500(wired, db):
+    bank_key = auth(make_api_key(db, "bank", bank=make_bank(db)))
+    r = wired.get("/v1/decisions", params={"after_seq": 2**63}, headers=bank_key)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.after_seq"
+    assert wired.get("/v1/decisions", params={"after_seq": 2**63 - 1}, headers=bank_key).json() == []  # BIGINT
