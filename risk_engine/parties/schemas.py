@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from compliance.schemas import OnboardingConsentIn
 from risk_engine.schemas import Money, PositiveMoney, Ratio, RequestModel, ResponseModel
@@ -110,6 +110,10 @@ class DealerIn(RequestModel):
     licence_expires_on: date | None = Field(default=None, description="null for a long-term licence; "
                                             "an expired licence is refused")
     guarantor_id: str | None = None
+    onboarded_at: AwareDatetime | None = Field(
+        default=None, description="when the dealer joined the platform, if before today (RFC 3339): its tenure "
+        "and the months of trade it is rated on count from then, so a platform bringing a dealer with its "
+        "history gives its real start; default now. Not in the future, not before registered_on")
     legal_representative: LegalRepresentativeIn
     account_number: AccountNumber | None = None
     consent: OnboardingConsentIn = Field(description="the dealer's consent; must cover credit_scoring")

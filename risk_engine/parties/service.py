@@ -137,6 +137,12 @@ def onboard_dealer(
     if data.registered_on > on:
         found.append(InvalidInput(f"body.registered_on: {data.registered_on} is in the future",
                                   field="body.registered_on", code="registered_in_future"))
+    if data.onboarded_at is not None and data.onboarded_at > now:
+        found.append(InvalidInput(f"body.onboarded_at: {data.onboarded_at} is in the future",
+                                  field="body.onboarded_at", code="time_in_future"))
+    elif data.onboarded_at is not None and business_date(data.onboarded_at) < data.registered_on:
+        found.append(InvalidInput(f"body.onboarded_at: before the business was registered ({data.registered_on})",
+                                  field="body.onboarded_at", code="before_registration"))
     if data.consent.expires_at is not None and data.consent.expires_at <= now:
         # no personal data is taken in without a consent in force (PIPL Art. 13)
         found.append(InvalidInput(f"body.consent.expires_at: the consent expired at {data.consent.expires_at}",
@@ -150,7 +156,8 @@ def onboard_dealer(
     _unique_external_id(session, Dealer, data.external_id, "dealer")
     if data.guarantor_id is not None and session.get(Guarantor, data.guarantor_id) is None:
         raise NotFound(f"no guarantor {data.guarantor_id}", field="guarantor_id")
-    dealer = Dealer(id=new_id("dlr"), **data.model_dump(exclude=_DEALER_PERSONAL_AND_CONSENT))
+    dealer = Dealer(id=new_id("dlr"), onboarded_at=data.onboarded_at or now,
+                    **data.model_dump(exclude=_DEALER_PERSONAL_AND_CONSENT | {"onboarded_at"}))
     pii.seal_legal_representative(keys, dealer, pii.LegalRepresentative(rep.name, screened.id_number,
                                                                          screened.phone))
     pii.seal_account_number(keys, dealer, screened.account_number)

@@ -1,0 +1,50 @@
+"""A dealer the platform brings with its history: ``onboarded_at`` gives its real start on the platform, so
+its tenure and the months it is rated on count from then, not from the API call."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from risk_engine.parties.models import Dealer
+from scoring.snapshots import SnapshotFeatureSource
+from tests.factories import auth, dealer_body, make_api_key
+
+
+@pytest.fixture
+def platform(db):
+    return auth(make_api_key(db, "platform"))
+
+
+def test_a_dealer_onboarded_with_its_platform_start_is_rated_on_its_real_tenure(client, db, platform):
+    joined = datetime.now(UTC) - timedelta(days=730)
+    r = client.post("/v1/dealers", headers=platform,
+                    json=dealer_body(onboarded_at=joined.isoformat(), registered_on="2015-06-01"))
+    assert r.status_code == 201, r.text
+    dealer_id = r.json()["id"]
+    assert r.json()["onboarded_at"].startswith(joined.date().isoformat())
+    with db.session() as s:
+        assert s.get(Dealer, dealer_id).onboarded_at == joined
+        tenure = SnapshotFeatureSource().features_for(s, dealer_id, datetime.now(UTC)).values["tenure_months"]
+    assert 23 <= tenure <= 24.1
+
+
+def test_without_it_the_dealer_starts_today(client, db, platform):
+    r = client.post("/v1/dealers", headers=platform, json=dealer_body())
+    assert r.status_code == 201
+    started = datetime.fromisoformat(r.json()["onboarded_at"].replace("Z", "+00:00"))
+    assert abs(started - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(("onboarded_at", "registered_on", "reason"), [
+    (datetime.now(UTC) + timedelta(days=2), "2015-06-01", "future"),
+    (datetime(2014, 1, 1, tzinfo=UTC), "2015-06-01", "registered"),
+    ("2024-01-01T00:00:00", "2015-06-01", "timezone"),
+])
+def test_a_start_in_the_future_before_registration_or_without_a_zone_is_refused(
+    client, platform, onboarded_at, registered_on, reason
+):
+    value = onboarded_at if isinstance(onboarded_at, str) else onboarded_at.isoformat()
+    r = client.post("/v1/dealers", headers=platform, json=dealer_body(onboarded_at=value, registered_on=registered_on))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "body.onboarded_at"
+    assert reason in r.json()["errors"][0]["reason"] or reason == "timezone"
