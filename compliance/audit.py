@@ -129,6 +129,18 @@ def entry_hash(
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+ENTRY_COLUMNS = ("seq", "recorded_at", "actor", "action", "subject_type", "subject_id", "payload", "prev_hash",
+                 "entry_hash")
+
+
+def entry_columns(entry: Any) -> dict[str, Any]:
+    """Every column of an entry, as a verifier needs them to recompute ``entry_hash`` (``recorded_at`` in the
+    RFC 3339 form the hash covers; ``payload`` the canonical JSON text as stored)."""
+    columns = {name: getattr(entry, name) for name in ENTRY_COLUMNS}
+    columns["recorded_at"] = _rfc3339(entry.recorded_at)
+    return columns
+
+
 def lock_chain(session: Session) -> None:
     """Serialise with every other append to this schema's chain until this transaction ends (a no-op on
     SQLite, whose transactions already hold the write lock). Taken once per transaction."""

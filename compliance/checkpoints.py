@@ -198,6 +198,12 @@ def _tree_matching(session: Session, checkpoint: AuditCheckpoint) -> merkle.Merk
     return tree
 
 
+def covers(session: Session, seq: int) -> bool:
+    """Whether the latest signed checkpoint covers audit entry ``seq``."""
+    latest = latest_checkpoint(session)
+    return latest is not None and latest.tree_size >= seq
+
+
 def inclusion_proof(session: Session, seq: int, *, checkpoint_size: int | None = None) -> dict[str, Any]:
     """Proof that audit entry ``seq`` is leaf ``seq - 1`` of the tree a signed checkpoint vouches for."""
     entry = session.get(AuditEntry, seq)

@@ -47,8 +47,7 @@ from compliance import audit, merkle, signing
 from compliance.keys import KeyProvider
 
 REPORT_VERSION = 1
-ENTRY_FIELDS = ("seq", "recorded_at", "actor", "action", "subject_type", "subject_id", "payload", "prev_hash",
-                "entry_hash")
+ENTRY_FIELDS = audit.ENTRY_COLUMNS
 
 
 class ReportInvalid(signing.SignatureInvalid):

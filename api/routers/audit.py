@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from api.auth import AdminClient, Authenticator, Principal
@@ -12,10 +12,12 @@ from api.idempotency import Idempotency
 from compliance import checkpoints
 from compliance.keys import JWKS_MAX_AGE
 from compliance.schemas import CheckpointOut, ConsistencyProofOut, InclusionProofOut
+from risk_engine.decisions import service as decisions
+from risk_engine.errors import NotFound
 
 router = APIRouter(tags=["audit"])
 # Hashes and signed tree heads only, no tenant data: a bank holding checkpoints from its reports checks that
-# the log it was shown earlier is a prefix of today's (docs/compliance.md §2).
+# the log it was shown earlier is a prefix of today's (docs/compliance.md §2); and proofs of its own entries.
 ConsistencyReader = Annotated[Principal, Depends(Authenticator("bank", "admin"))]
 
 
@@ -49,12 +51,21 @@ def create_checkpoint(principal: AdminClient, session: DbSession, idem: Idempote
 
 
 @router.get("/v1/audit/proofs/{seq}", response_model=InclusionProofOut,
-            summary="Inclusion proof of one audit entry against the latest (or a given) signed checkpoint")
+            summary="Inclusion proof of one audit entry against the latest (or a given) signed checkpoint",
+            description="Admins: any entry. A bank: the entries of its own decisions and of the resolutions of "
+            "its review cases (`GET /v1/reviews/resolutions`); other entries answer 404. For a bank the latest "
+            "checkpoint is extended first when it does not cover the entry yet, as for a decision report.")
 def inclusion_proof(
-    seq: int, principal: AdminClient, session: DbSession,
+    seq: Annotated[int, Path(ge=1, le=2**63 - 1)], principal: ConsistencyReader, session: DbSession, keys: Keys,
     checkpoint: Annotated[int | None, Query(ge=0, description="tree size of the checkpoint; default latest")]
     = None,
 ) -> InclusionProofOut:
+    if principal.role == "bank":
+        if not decisions.audit_entry_of_bank(session, seq, principal.bank_id):
+            raise NotFound(f"no audit entry {seq} of your bank", field="seq", code="no_audit_entry")
+        if checkpoint is None and not checkpoints.covers(session, seq):
+            checkpoints.create_checkpoint(session, keys)
+            session.commit()
     return InclusionProofOut(**checkpoints.inclusion_proof(session, seq, checkpoint_size=checkpoint))
 
 

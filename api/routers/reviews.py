@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.auth import OfficerClient
+from api.auth import BankOrOfficerClient, OfficerClient
 from api.deps import DbSession
 from api.idempotency import Idempotency
 from risk_engine.db import utcnow
@@ -42,6 +42,26 @@ def list_reviews(
     who = principal.actor if assignee == "me" else assignee
     cases = reviews.list_cases(session, status=status, bank_id=bank_id, assignee=who, sort=sort, limit=limit)
     return service.jsonable([reviews.case_view(case) for case in cases])
+
+
+@router.get(
+    "/resolutions",
+    summary="Resolutions of referred decisions in commit order (a bank sees its own): the polling cursor",
+    description="What officers decided on referred decisions, after `after_seq` (the `audit_seq` of the last "
+    "resolution read), oldest first: the outcome, the limit, the reason, maker and checker, and the "
+    "resolution's audit entry whole. A bank recomputes `audit_entry.entry_hash` from its columns and checks "
+    "it against `GET /v1/audit/proofs/{audit_seq}` under a signed checkpoint (docs/decisions.md).",
+)
+def list_resolutions(
+    principal: BankOrOfficerClient,
+    session: DbSession,
+    after_seq: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    bank = principal.bank_id if principal.role == "bank" else None
+    rows = reviews.list_resolutions(session, after_seq=after_seq, bank_id=bank, limit=limit)
+    kinds = service.decision_kinds(session, [case.decision_id for case, _ in rows])
+    return service.jsonable([reviews.resolution_view(case, entry, kinds[case.decision_id]) for case, entry in rows])
 
 
 @router.get("/{case_id}", summary="One review case with its decision and full explanation")

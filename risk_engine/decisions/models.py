@@ -103,6 +103,8 @@ class ReviewCase(Base):
         Index("ix_review_case_status_opened", "status", "opened_at"),
         Index("ix_review_case_bank_status", "bank_id", "status"),
         Index("ix_review_case_dealer_bank_status", "dealer_id", "bank_id", "status"),
+        # a bank polls the resolutions of its cases in commit order
+        Index("ix_review_case_bank_resolution_seq", "bank_id", "resolution_audit_seq"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -128,6 +130,8 @@ class ReviewCase(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolution_audit_seq: Mapped[int | None] = mapped_column(
+        AuditSeq, nullable=True, doc="the audit entry of the resolution (review.resolved): the banks' cursor")
     second_approver: Mapped[str | None] = mapped_column(String(128), nullable=True)
     second_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     line_id: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -45,6 +45,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compliance import audit
+from compliance.models import AuditEntry
 from limits import exposure, ledger
 from limits.models import CreditLineRecord
 from risk_engine.db import utcnow
@@ -485,7 +486,7 @@ def _finish(
     }
     if second_approver:
         payload |= {"second_approver": second_approver, "second_approver_reason": checker_reason}
-    audit.record(
+    entry = audit.record(
         session,
         actor=second_approver or maker,
         action="review.resolved",
@@ -493,4 +494,46 @@ def _finish(
         subject_id=case.id,
         payload=payload,
     )
+    case.resolution_audit_seq = entry.seq
+    session.flush()
     return case
+
+
+def list_resolutions(
+    session: Session, *, after_seq: int = 0, bank_id: str | None = None, limit: int = 100
+) -> list[tuple[ReviewCase, AuditEntry]]:
+    """Resolved cases in the order their resolutions committed (the audit sequence), after ``after_seq``,
+    each with its ``review.resolved`` audit entry: a bank's polling cursor for what officers decided on
+    its referred decisions, as ``GET /v1/decisions?after_seq=`` is for the decisions themselves."""
+    statement = (
+        select(ReviewCase, AuditEntry)
+        .join(AuditEntry, AuditEntry.seq == ReviewCase.resolution_audit_seq)
+        .where(ReviewCase.resolution_audit_seq > after_seq)
+        .order_by(ReviewCase.resolution_audit_seq)
+        .limit(limit)
+    )
+    if bank_id is not None:
+        statement = statement.where(ReviewCase.bank_id == bank_id)
+    return [(case, entry) for case, entry in session.execute(statement)]
+
+
+def resolution_view(case: ReviewCase, entry: AuditEntry, decision_kind: str) -> dict[str, Any]:
+    """A resolution as a bank reads it: the case's outcome, and its audit entry whole (every column the
+    entry hash covers), so the bank can recompute the hash and check it against an inclusion proof
+    (``GET /v1/audit/proofs/{seq}``) under a signed checkpoint, as it checks a decision report."""
+    return {
+        "audit_seq": case.resolution_audit_seq,
+        "case_id": case.id,
+        "decision_id": case.decision_id,
+        "kind": decision_kind,
+        "dealer_id": case.dealer_id,
+        "bank_id": case.bank_id,
+        "resolution": case.resolution,
+        "limit": case.resolved_limit,
+        "reason": case.reason,
+        "resolved_by": case.resolved_by,
+        "second_approver": case.second_approver,
+        "resolved_at": case.resolved_at,
+        "line_id": case.line_id,
+        "audit_entry": audit.entry_columns(entry),
+    }

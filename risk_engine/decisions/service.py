@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from compliance import audit, consent, screening
 from compliance.audit import canonical_json
+from compliance.models import AuditEntry
 from limits import exposure, ledger
 from limits.models import CreditLineRecord
 from loan_monitoring.alerts import Action as AlertAction
@@ -547,6 +548,31 @@ def _audit_payload(decision: Decision) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def audit_entry_of_bank(session: Session, seq: int, bank_id: str) -> bool:
+    """Whether audit entry ``seq`` records a decision at the bank, or the resolution of one of its review
+    cases: the entries a bank may have proofs of (anything else answers as if it did not exist)."""
+    entry = session.execute(
+        select(AuditEntry.subject_type, AuditEntry.subject_id).where(AuditEntry.seq == seq)
+    ).first()
+    if entry is None:
+        return False
+    if entry.subject_type == "decision":
+        owner = select(Decision.bank_id).where(Decision.id == entry.subject_id, Decision.audit_seq == seq)
+    elif entry.subject_type == "review_case":
+        owner = select(ReviewCase.bank_id).where(ReviewCase.id == entry.subject_id,
+                                                 ReviewCase.resolution_audit_seq == seq)
+    else:
+        return False
+    return session.execute(owner).scalar() == bank_id
+
+
+def decision_kinds(session: Session, decision_ids: list[str]) -> dict[str, str]:
+    """The kind (``credit_limit``, ``order_loan``) of each decision, by id, in one query."""
+    if not decision_ids:
+        return {}
+    return dict(session.execute(select(Decision.id, Decision.kind).where(Decision.id.in_(decision_ids))).all())
 
 
 def jsonable(value: Any) -> Any:

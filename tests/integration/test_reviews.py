@@ -567,3 +567,65 @@ def test_an_approval_racing_a_newer_decision_on_postgresql_either_lands_first_or
         else:
             assert outcomes["approve"] == "resolved" and case.status == "resolved"
             assert resolved_seq < newer.audit_seq  # the approval came first; the newer decision stands
+
+
+# --------------------------------------------------------------------------- the banks' resolution feed
+
+
+def test_a_bank_polls_the_resolutions_of_its_referrals_and_proves_each_one_in_the_signed_log(
+    wired, db, features, officers
+):
+    """A bank read "refer" in its decision feed; what the officers then decided reaches it in commit order,
+    with the audit entry whole, which it checks against an inclusion proof under a signed checkpoint."""
+    from datetime import datetime
+
+    from compliance import merkle
+    from compliance.audit import entry_hash
+
+    a, b = officers
+    decision, dealer, bank = referred_case(wired, db, features)
+    other_decision, _, other_bank = referred_case(wired, db, features)
+    bank_key = auth(make_api_key(db, "bank", bank=bank))
+    assert wired.get("/v1/reviews/resolutions", headers=bank_key).json() == []
+    case = case_of(wired, a, decision["id"])
+    above = "750000.00"
+    wired.post(f"/v1/reviews/{case['id']}/resolution", headers=a,
+               json={"resolution": "adjust", "limit": above, "reason": "seasonal stock-up, guaranteed"})
+    assert wired.get("/v1/reviews/resolutions", headers=bank_key).json() == []  # not final while it waits
+    wired.post(f"/v1/reviews/{case['id']}/second-approval", headers=b,
+               json={"decision": "approve", "reason": "checked the guarantee letter"})
+    other_case = case_of(wired, a, other_decision["id"])
+    wired.post(f"/v1/reviews/{other_case['id']}/resolution", headers=a,
+               json={"resolution": "decline", "reason": "not for that bank"})
+
+    (seen,) = wired.get("/v1/reviews/resolutions", params={"after_seq": 0}, headers=bank_key).json()
+    assert (seen["decision_id"], seen["kind"], seen["resolution"], seen["limit"]) == (
+        decision["id"], "credit_limit", "adjust", above)
+    assert seen["second_approver"] and seen["second_approver"] != seen["resolved_by"]
+    assert wired.get("/v1/reviews/resolutions", params={"after_seq": seen["audit_seq"]},
+                     headers=bank_key).json() == []
+    officer_view = wired.get("/v1/reviews/resolutions", headers=a).json()
+    assert [r["decision_id"] for r in officer_view] == [decision["id"], other_decision["id"]]
+
+    entry = seen["audit_entry"]
+    assert entry["seq"] == seen["audit_seq"] and entry["action"] == "review.resolved"
+    recorded_at = datetime.fromisoformat(entry["recorded_at"].replace("Z", "+00:00"))
+    columns = {k: v for k, v in entry.items() if k != "entry_hash"} | {"recorded_at": recorded_at}
+    assert entry_hash(**columns) == entry["entry_hash"]
+    assert json.loads(entry["payload"])["limit"] == above
+    proof = wired.get(f"/v1/audit/proofs/{seen['audit_seq']}", headers=bank_key)
+    assert proof.status_code == 200, proof.text
+    proof = proof.json()
+    assert proof["entry_hash"] == entry["entry_hash"]
+    leaf = merkle.leaf_hash(bytes.fromhex(entry["entry_hash"]))
+    head = merkle.verify_tree_head(proof["checkpoint"]["jws"], wired.get("/.well-known/jwks.json").json())
+    assert merkle.verify_inclusion(leaf, proof["leaf_index"], head.size,
+                                   [bytes.fromhex(p) for p in proof["proof"]], bytes.fromhex(proof["root_hash"]))
+    assert head.size == proof["tree_size"] and head.root_hash == bytes.fromhex(proof["root_hash"])
+    # another bank's resolution, or any other entry, is not this bank's to prove
+    other_seq = officer_view[1]["audit_seq"]
+    assert wired.get(f"/v1/audit/proofs/{other_seq}", headers=bank_key).status_code == 404
+    assert wired.get("/v1/audit/proofs/1", headers=bank_key).status_code == 404
+    other_bank_key = auth(make_api_key(db, "bank", bank=other_bank))
+    assert [r["decision_id"] for r in wired.get("/v1/reviews/resolutions", headers=other_bank_key).json()] == [
+        other_decision["id"]]
