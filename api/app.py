@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import console, docs
+from api import console, docs, openapi
 from api.auth import PrincipalCache
 from api.errors import install_error_handlers
 from api.observability import BodySizeLimit, Metrics, RefuseNulInUrl, RequestObservability
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(lpr.router)
     console.install(app)
     docs.install(app)
+    openapi.install(app)
     # Outermost last: observability sees every request, including those the size limit refuses.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseNulInUrl)

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -51,6 +52,9 @@ Money = Annotated[
     Field(max_digits=15, decimal_places=2, ge=0, examples=["125000.00"]),
     AfterValidator(_cents),
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
+    # described as what to send and what comes back: a decimal string (an integer is taken too)
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,13}(\.[0-9]{1,2})?$", "examples": ["125000.00"],
+                    "description": "CNY amount: a decimal string with at most two places"}),
 ]
 PositiveMoney = Annotated[Money, Field(gt=0)]
 Ratio = Annotated[
@@ -58,6 +62,8 @@ Ratio = Annotated[
     BeforeValidator(_exact_decimal),
     Field(max_digits=12, decimal_places=6, ge=0, examples=["0.80"]),
     PlainSerializer(lambda d: format(d.normalize(), "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,6}(\.[0-9]{1,6})?$", "examples": ["0.80"],
+                    "description": "a ratio or rate: a decimal string with at most six places"}),
 ]
 
 

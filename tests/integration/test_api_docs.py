@@ -72,3 +72,23 @@ def test_the_swagger_oauth2_redirect_page_still_answers(client):
 def test_the_docs_pages_are_not_listed_in_the_openapi_document(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert not any(p.startswith(("/docs", "/redoc")) for p in paths)
+
+
+def test_the_openapi_document_describes_errors_as_the_problem_details_the_api_sends(client):
+    document = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in str(document) and "Problem" in document["components"]["schemas"]
+    operations = [op for path in document["paths"].values() for op in path.values() if "responses" in op]
+    assert operations and all(
+        op["responses"]["default"]["content"]["application/problem+json"]["schema"]["$ref"]
+        == "#/components/schemas/Problem" for op in operations)
+    validated = [op["responses"]["422"] for op in operations if "422" in op["responses"]]
+    assert validated and all("application/problem+json" in r["content"] for r in validated)
+    r = client.post("/v1/banks", json={"quota": 1.5})  # what the document promises is what comes back
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_money_and_ratios_are_described_as_decimal_strings(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    quota, apr = schemas["BankIn"]["properties"]["quota"], schemas["BankIn"]["properties"]["apr"]
+    assert quota["type"] == "string" and quota["pattern"].startswith("^[0-9]{1,13}")
+    assert apr["type"] == "string"
