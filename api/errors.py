@@ -109,6 +109,11 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.url.path}"
+        if exc.status_code == 400 and detail == "There was an error parsing the body":  # FastAPI's words
+            # e.g. a body that is not UTF-8: as unreadable as malformed JSON, and answered the same way
+            return problem_response(400, "the request body is not valid JSON text (UTF-8)", code="malformed_json",
+                                    errors=[{"field": "body", "reason": "not valid JSON text in UTF-8",
+                                             "type": "json_invalid"}], request=request)
         return problem_response(exc.status_code, detail, request=request, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

@@ -43,6 +43,13 @@ def test_wrong_type_is_refused(client, platform):
     assert r.json()["errors"][0]["field"] == "body.name"
 
 
+def test_a_body_that_is_not_utf8_is_a_400_naming_the_body(client, platform):
+    r = client.post("/v1/dealers", content=b'{"name": "\xff"}',
+                    headers={**platform, "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["code"] == "malformed_json"
+    assert r.json()["errors"][0]["field"] == "body"
+
+
 def test_malformed_json_is_400_problem(client, platform):
     r = client.post("/v1/dealers", headers=platform | {"content-type": "application/json"},
                     content=b'{"name": "x",')
