@@ -16,7 +16,7 @@ announced.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -67,7 +67,7 @@ def record_fixing(
 
 def record_confirmation(session: Session, *, through: date, source: str, actor: str, today: date) -> LprConfirmation:
     """Record that the table is complete through ``through``; flushes."""
-    _check_date(through, today, "through")
+    _check_date(through, today, "confirmed_through")
     row = LprConfirmation(confirmed_through=through, source=_source(source), recorded_by=actor, recorded_at=utcnow())
     session.add(row)
     session.flush()
@@ -145,7 +145,7 @@ def table_view(session: Session, settings: Settings, *, today: date) -> dict[str
                 "one_year_lpr_percent": _as_percent(row.rate),
                 "source": row.source,
                 "recorded_by": row.recorded_by,
-                "recorded_at": row.recorded_at.isoformat(),
+                "recorded_at": _rfc3339(row.recorded_at),
                 "audit_seq": row.audit_seq,
             }
             for row in recorded
@@ -156,7 +156,7 @@ def table_view(session: Session, settings: Settings, *, today: date) -> dict[str
                 "confirmed_through": row.confirmed_through.isoformat(),
                 "source": row.source,
                 "recorded_by": row.recorded_by,
-                "recorded_at": row.recorded_at.isoformat(),
+                "recorded_at": _rfc3339(row.recorded_at),
                 "audit_seq": row.audit_seq,
             }
             for row in confirmations
@@ -169,17 +169,19 @@ def _percent(value: Decimal) -> Decimal:
         rate = Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
         raise InvalidInput(
-            f"rate must be a percent such as 3.00, not {value!r}", field="rate", code="implausible_lpr"
+            f"rate must be a percent such as 3.00, not {value!r}", field="rate_percent", code="implausible_lpr"
         ) from None
     if not rate.is_finite() or not Decimal(0) < rate < MAX_PLAUSIBLE_PERCENT:
         raise InvalidInput(
             f"implausible one-year LPR {rate} %: give the percent as published, e.g. 3.00",
-            field="rate",
+            field="rate_percent",
             code="implausible_lpr",
         )
     if rate != rate.quantize(Decimal("0.01")):
         raise InvalidInput(
-            f"the LPR is published with two decimals (e.g. 3.45), not {rate}", field="rate", code="implausible_lpr"
+            f"the LPR is published with two decimals (e.g. 3.45), not {rate}",
+            field="rate_percent",
+            code="implausible_lpr",
         )
     return rate.quantize(Decimal("0.01"))
 
@@ -204,6 +206,11 @@ def _source(source: str) -> str:
     if not source or len(source) > 200:
         raise InvalidInput("say where the rate or the confirmation comes from (1 to 200 characters)", field="source")
     return source
+
+
+def _rfc3339(moment: datetime) -> str:
+    """A time as the API writes every time: RFC 3339 in UTC, ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _as_percent(rate: Decimal) -> str:

@@ -3,8 +3,9 @@ confirm it through a date. Each record is audited (``loan_monitoring.lpr_records
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 
@@ -14,12 +15,25 @@ from api.idempotency import Idempotency
 from loan_monitoring import lpr_records
 from loan_monitoring.dates import business_date
 from loan_monitoring.schemas import LprConfirmationIn, LprFixingIn
+from risk_engine.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/lpr", tags=["lpr"])
+T = TypeVar("T")
 
 
 def _today() -> date:
     return business_date(datetime.now(UTC))
+
+
+def _naming_the_body(record: Callable[[], T]) -> T:
+    """``record``, with a refused value named as the request names it (``body.confirmed_through``): the
+    service names the field alone, as the ``risk-engine lpr`` commands show it."""
+    try:
+        return record()
+    except InvalidInput as refused:
+        if refused.field and not refused.field.startswith("body."):
+            refused.field = f"body.{refused.field}"
+        raise
 
 
 @router.get(
@@ -47,7 +61,7 @@ def record_fixing(
         )
         return lpr_records.table_view(session, request.app.state.settings, today=_today())
 
-    return idem.run(session, principal, record, status_code=201)
+    return idem.run(session, principal, lambda: _naming_the_body(record), status_code=201)
 
 
 @router.post("/confirmations", status_code=201, summary="Confirm the table complete through a date (audited)")
@@ -60,4 +74,4 @@ def record_confirmation(
         )
         return lpr_records.table_view(session, request.app.state.settings, today=_today())
 
-    return idem.run(session, principal, record, status_code=201)
+    return idem.run(session, principal, lambda: _naming_the_body(record), status_code=201)

@@ -185,19 +185,11 @@ def assign_guarantor(
     covered share of those lines (Art. 15-16) — else 409 and nothing changes. Removing the guarantor is
     always allowed; the answer lists the lines left without a guarantee, which their next re-rating sizes
     without one."""
-    dealer = session.get(Dealer, dealer_id)
-    if dealer is None:
-        raise NotFound(f"no dealer {dealer_id}")
     new_id = data.guarantor_id
+    dealer, held = _lock_dealer_and_guarantors(session, dealer_id, new_id)
     switching = new_id is not None and new_id != dealer.guarantor_id
-    held: dict[str, Guarantor | None] = {}
-    if switching:
-        # both guarantors, in id order, before reading the lines: a decision running under the old one
-        # finishes first (its line is then counted below); one under the new one sees the dealer's lines in
-        # its book once this commits
-        held = {g: exposure.lock_guarantor(session, g) for g in sorted({new_id, dealer.guarantor_id} - {None})}
-        if held[new_id] is None:
-            raise NotFound(f"no guarantor {new_id}", field="body.guarantor_id")
+    if switching and held[new_id] is None:
+        raise NotFound(f"no guarantor {new_id}", field="body.guarantor_id")
     line = CreditLineRecord
     # and the dealer's lines: a decision holding one commits first and is counted below; one that takes it
     # after this commits finds the dealer's guarantor changed and is refused (decisions.service)
@@ -223,6 +215,34 @@ def assign_guarantor(
     seq = _record(session, action=GUARANTOR_ASSIGNED, subject_type="dealer", subject_id=dealer.id,
                   changes=changes, reason=data.reason, actor=actor, open_limits=effects["open_limits"])
     return Amendment(dealer.id, changes, data.reason, seq, effects)
+
+
+def _lock_dealer_and_guarantors(
+    session: Session, dealer_id: str, new_id: str | None
+) -> tuple[Dealer, dict[str, Guarantor | None]]:
+    """The dealer row, locked and as it now is, with its current and its new guarantor locked before it.
+
+    Both guarantors, in id order, before reading the lines: a decision running under the old one finishes
+    first (its line is then counted), one under the new one sees the dealer's lines in its book once this
+    commits. The dealer's guarantor is read again once they are held: an assignment that committed while
+    this one waited has changed it, and the guarantor it put in is the one replaced (and locked) now."""
+    dealer = session.get(Dealer, dealer_id)
+    if dealer is None:
+        raise NotFound(f"no dealer {dealer_id}")
+    held: dict[str, Guarantor | None] = {}
+    current = dealer.guarantor_id
+    while True:
+        if new_id != current:
+            for guarantor_id in sorted({new_id, current} - {None} - held.keys()):
+                held[guarantor_id] = exposure.lock_guarantor(session, guarantor_id)
+        dealer = session.scalars(
+            select(Dealer).where(Dealer.id == dealer_id)
+            .with_for_update(key_share=True)  # the row lock its UPDATE takes anyway: FK inserts are not held up
+            .execution_options(populate_existing=True)
+        ).one()
+        if dealer.guarantor_id == current:
+            return dealer, held
+        current = dealer.guarantor_id
 
 
 def _covered(limit: Decimal, coverage_ratio: Decimal) -> Decimal:

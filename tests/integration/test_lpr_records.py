@@ -294,3 +294,25 @@ def test_the_lpr_routes_are_for_admins_and_refuse_an_implausible_rate(db, lpr_cl
     future = lpr_client.post("/v1/lpr/confirmations", headers={**admin, "Idempotency-Key": "future"},
                              json={"confirmed_through": (today() + timedelta(days=1)).isoformat()})
     assert future.status_code == 422 and future.json()["code"] == "time_in_future"
+
+
+def test_a_date_no_one_can_know_yet_is_a_problem_naming_the_body_field_sent(db, lpr_client):
+    admin = auth(make_api_key(db, "admin"))
+    tomorrow = (today() + timedelta(days=1)).isoformat()
+    confirmation = lpr_client.post("/v1/lpr/confirmations", headers={**admin, "Idempotency-Key": "c-future"},
+                                   json={"confirmed_through": tomorrow})
+    fixing = lpr_client.post("/v1/lpr/fixings", headers={**admin, "Idempotency-Key": "f-future"},
+                             json={"effective_date": tomorrow, "rate_percent": "3.00"})
+    old = lpr_client.post("/v1/lpr/fixings", headers={**admin, "Idempotency-Key": "f-old"},
+                          json={"effective_date": "2019-08-19", "rate_percent": "4.31"})
+    assert [r.status_code for r in (confirmation, fixing, old)] == [422, 422, 422]
+    assert confirmation.json()["errors"][0]["field"] == "body.confirmed_through"
+    assert fixing.json()["errors"][0]["field"] == "body.effective_date"
+    assert old.json()["errors"][0]["field"] == "body.effective_date"
+
+
+def test_the_records_an_admin_reads_carry_their_times_in_rfc3339_utc(db, lpr_client):
+    admin = auth(make_api_key(db, "admin"))
+    r = lpr_client.post("/v1/lpr/confirmations", headers={**admin, "Idempotency-Key": "c-z"},
+                        json={"confirmed_through": today().isoformat()})
+    assert r.json()["confirmations"][0]["recorded_at"].endswith("Z"), r.json()["confirmations"][0]

@@ -243,3 +243,58 @@ def test_an_unknown_guarantor_or_dealer_is_404(client, db, admin):
     assert r.status_code == 404 and r.json()["errors"][0]["field"] == "body.guarantor_id"
     assert post(client, admin, "/v1/dealers/dlr_nope/guarantor-assignments",
                 {"guarantor_id": None, "reason": "try"}).status_code == 404
+
+
+# --------------------------------------------------------------------------- amendments that waited for another
+
+
+def _wait_until_blocked_on_a_guarantor_lock(db, thread, timeout=10.0):
+    """Until ``thread`` waits to lock a guarantor row (PostgreSQL), or has ended."""
+    import time
+
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + timeout
+    with db.engine.connect() as conn:
+        while thread.is_alive() and time.monotonic() < deadline:
+            waiting = conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query ILIKE '%FROM guarantor%FOR UPDATE%'")).scalar()
+            conn.rollback()  # a new transaction sees a new snapshot of pg_stat_activity
+            if waiting:
+                return
+            time.sleep(0.02)
+
+
+@pytest.mark.postgres
+def test_a_guarantor_assignment_that_waited_for_another_records_the_guarantor_it_replaced(pg_db):
+    """Two assignments for one dealer at the same moment: the second reads the dealer, waits for the first's
+    guarantor locks, and must then record (and lock) the guarantor the first one put in — not the one it
+    read before waiting."""
+    import threading
+
+    from risk_engine.parties import terms
+    from risk_engine.parties.schemas import GuarantorAssignmentIn
+
+    first, second, third = make_guarantor(pg_db), make_guarantor(pg_db), make_guarantor(pg_db)
+    dealer = make_dealer(pg_db, guarantor_id=first.id)
+    today = date.today()
+    outcome = {}
+
+    def assign_third():
+        with pg_db.unit_of_work() as s:  # an exception here leaves "done" unset: the assertion below fails
+            outcome["done"] = terms.assign_guarantor(
+                s, dealer.id, GuarantorAssignmentIn(guarantor_id=third.id, reason="moved again"), actor="b",
+                today=today)
+
+    with pg_db.unit_of_work() as s:  # first -> second, holding its locks until the block ends
+        terms.assign_guarantor(s, dealer.id, GuarantorAssignmentIn(guarantor_id=second.id, reason="moved"),
+                               actor="a", today=today)
+        later = threading.Thread(target=assign_third)
+        later.start()
+        _wait_until_blocked_on_a_guarantor_lock(pg_db, later)
+    later.join(timeout=30)
+    assert outcome["done"].changes == {"guarantor_id": {"from": second.id, "to": third.id}}
+    history = [p["changes"]["guarantor_id"] for p in entries(pg_db, "dealer.guarantor_assigned")]
+    assert sorted(history, key=lambda h: h["from"] != first.id) == [
+        {"from": first.id, "to": second.id}, {"from": second.id, "to": third.id}]

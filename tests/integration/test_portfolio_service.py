@@ -101,10 +101,10 @@ def test_exposure_is_exact_to_the_cent_where_a_floating_point_sum_is_not(db):
     """SQLite adds NUMERIC values as floats: these six add up to ...97.95 in floating point."""
     amounts = ["8175652088852.08", "463879168041.77", "5241666219029.96", "8582338647496.79",
                "8521900996790.85", "6223304338486.51"]
-    bank = make_bank(db, quota=D("99999999999999.99"))
-    for amount in amounts:
+    for amount in amounts:  # a bank each: one quota is at most 9,999,999,999,999.99 (15 digits)
+        bank = make_bank(db, quota=D("9999999999999.99"), max_line_amount=D("9999999999999.99"))
         open_line(db, make_dealer(db), bank, amount, grade="B", reserve=amount)
-    [group] = read(db, portfolio.exposure_by, "bank")
+    [group] = read(db, portfolio.exposure_by, "grade")
     assert group.limit == group.exposure == sum(map(D, amounts)) == D("37208741458697.96")
 
 
