@@ -48,6 +48,7 @@ from compliance import audit
 from compliance.models import AuditEntry
 from limits import exposure, ledger
 from limits.models import CreditLineRecord
+from loan_monitoring.dates import business_date
 from risk_engine.db import utcnow
 from risk_engine.decisions.models import Decision, ReviewCase
 from risk_engine.decisions.ports import Clock
@@ -406,7 +407,7 @@ def _apply(
         bank_id=bank.id,
         limit=limit,
         grade=decision.grade,
-        expires_on=(now + timedelta(days=line_term_days)).date(),
+        expires_on=business_date(now) + timedelta(days=line_term_days),  # Beijing dates, as decisions
         cause=ledger.Cause("review_case", case.id),
         actor=officer,
         below_exposure=True,
@@ -432,7 +433,7 @@ def _require_guarantor_capacity(
     now: datetime,
 ) -> None:
     support, capacity = exposure.guarantee_support(
-        session, guarantor, dealer_id, line, committed_amount=None, today=now.date()
+        session, guarantor, dealer_id, line, committed_amount=None, today=business_date(now)
     )
     if support is None:  # no guarantor
         return

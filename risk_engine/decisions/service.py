@@ -40,6 +40,7 @@ from compliance.models import AuditEntry
 from limits import exposure, ledger
 from limits.models import CreditLineRecord
 from loan_monitoring.alerts import Action as AlertAction
+from loan_monitoring.dates import business_date
 from loan_monitoring.models import Alert, OrderLoan
 from loan_monitoring.state import OUTSTANDING_STATES
 from risk_engine.db import insert_new, utcnow
@@ -111,7 +112,7 @@ def decide_credit_limit(
                        field="dealer_id", code="guarantor_changed")
     ruleset, ruleset_record = rules_service.active_ruleset(session)
     support, capacity = exposure.guarantee_support(
-        session, guarantor, dealer.id, line, committed_amount=request.guarantee_amount, today=now.date()
+        session, guarantor, dealer.id, line, committed_amount=request.guarantee_amount, today=business_date(now)
     )
     # no guarantor, or an expired guarantee that backs nothing: no capacity to be over
     attributes["guarantor_over_capacity"] = False if capacity is None else capacity.exhausted
@@ -151,7 +152,7 @@ def decide_credit_limit(
             bank_id=bank.id,
             limit=verdict.limit,
             grade=verdict.grade,
-            expires_on=(now + timedelta(days=config.line_term_days)).date(),
+            expires_on=business_date(now) + timedelta(days=config.line_term_days),  # Beijing dates, as licences
             cause=ledger.Cause("decision", decision_id),
             actor=actor,
         )
@@ -375,7 +376,7 @@ def dealer_attributes(
     monitoring found an order or invoice of the dealer financed twice (``duplicate_financing_flag``: an
     alert of that kind, open or resolved other than as a false positive).
     """
-    today = now.date()
+    today = business_date(now)  # licences, guarantees and line terms run on Beijing dates
     attributes: dict[str, Any] = screening.blacklist_attributes(blacklist, credit_code=dealer.credit_code)
     known = session.execute(_ENGINE_FACTS, {"dealer_id": dealer.id, "now": now}).one()
     return attributes | {

@@ -783,3 +783,23 @@ def test_a_polling_cursor_beyond_any_sequence_is_a_clear_422_not_a_500(wired, db
     r = wired.get("/v1/decisions", params={"after_seq": 2**63}, headers=bank_key)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.after_seq"
     assert wired.get("/v1/decisions", params={"after_seq": 2**63 - 1}, headers=bank_key).json() == []  # BIGINT
+
+
+def test_a_guarantee_that_expired_yesterday_in_beijing_backs_nothing_even_before_utc_midnight(db, features):
+    """17:00 UTC on the 25th is 01:00 on the 26th in Beijing: a guarantee good through the 25th has lapsed,
+    and a line granted then runs its term from the Beijing date."""
+    guarantor = make_guarantor(db, guarantee_expires_on=datetime(2026, 11, 25).date())
+    bank, dealer = make_bank(db), make_dealer(db, guarantor_id=guarantor.id)
+
+    def decide_at(moment):
+        with db.unit_of_work() as s:
+            decision = service.decide_credit_limit(
+                s, CreditLimitRequestIn(dealer_id=dealer.id, bank_id=bank.id), scorer=tiny_xgb_scorer(),
+                features=features, clock=lambda: moment, actor="platform:test")
+            return json.loads(decision.inputs)
+
+    afternoon_in_beijing = decide_at(datetime(2026, 11, 25, 8, 0, tzinfo=UTC))
+    assert afternoon_in_beijing["guarantor_capacity"] is not None
+    after_midnight_in_beijing = decide_at(datetime(2026, 11, 25, 17, 0, tzinfo=UTC))
+    assert after_midnight_in_beijing["guarantor_capacity"] is None  # expired: backs nothing
+    assert after_midnight_in_beijing["limit_inputs"]["guarantee"]["committed_amount"] == "0.00"
