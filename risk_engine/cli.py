@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -123,8 +125,16 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    serving.run("api.main:app", host=host, port=port, workers=workers, log_config=None,
-                access_log=False, proxy_headers=False)
+    if workers <= 1:
+        serving.run("api.main:app", host=host, port=port, workers=workers, log_config=None,
+                    access_log=False, proxy_headers=False)
+        return
+    # each worker counts its own requests: prometheus_client's multi-process mode keeps every worker's
+    # figures in files of one directory (set before the workers start), and /metrics sums them
+    with tempfile.TemporaryDirectory(prefix="risk-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        serving.run("api.main:app", host=host, port=port, workers=workers, log_config=None,
+                    access_log=False, proxy_headers=False)
 
 
 @clients_app.command("create")

@@ -1,13 +1,16 @@
 """Operations endpoints (no auth): liveness, readiness, Prometheus metrics."""
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from risk_engine import migrations
 
 router = APIRouter(tags=["operations"])
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multi-process mode (set by risk-engine serve)
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
@@ -32,6 +35,10 @@ def readyz(request: Request) -> JSONResponse:
                         status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get("/metrics", summary="Prometheus metrics (every worker's, summed, under `serve --workers N`)")
 def metrics(request: Request) -> Response:
+    if os.environ.get(MULTIPROCESS_DIR):  # several workers: each writes its figures there, any one answers
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
