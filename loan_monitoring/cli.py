@@ -25,7 +25,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _operator() -> str:
+def operator_actor() -> str:
     try:
         return f"operator:{getpass.getuser()}"
     except (KeyError, OSError):  # no login name in a bare container
@@ -67,7 +67,7 @@ def lpr_add(
     try:
         with get_database().unit_of_work() as session:
             row = lpr_records.record_fixing(
-                session, effective_date=day, rate_percent=percent, source=source, actor=actor or _operator(),
+                session, effective_date=day, rate_percent=percent, source=source, actor=actor or operator_actor(),
                 today=_today(),
             )
             recorded = {"fixing_id": row.id, "effective_date": day.isoformat(),
@@ -91,7 +91,7 @@ def lpr_confirm(
     try:
         with get_database().unit_of_work() as session:
             row = lpr_records.record_confirmation(
-                session, through=day, source=source, actor=actor or _operator(), today=_today()
+                session, through=day, source=source, actor=actor or operator_actor(), today=_today()
             )
             recorded = {"confirmation_id": row.id, "confirmed_through": day.isoformat(), "audit_seq": row.audit_seq}
     except DomainError as exc:

@@ -33,7 +33,8 @@ def _fail(message: str, code: int = 1) -> None:
 class _Commands(TyperGroup):
     """Every command, with the failures an operator fixes outside the code told in one line, exit 2:
     settings refused (``RISK_ENV=production`` with SQLite, a missing keys directory, a bad value) and a
-    database not migrated to this version's schema. Anything else keeps its traceback: it is a bug."""
+    database not migrated to this version's schema; and a domain refusal no command worded itself (an unknown
+    model version, too little data to train) in one line, exit 1. Anything else keeps its traceback: a bug."""
 
     def invoke(self, ctx: typer.Context) -> object:
         try:
@@ -47,6 +48,8 @@ class _Commands(TyperGroup):
             if problem is None:
                 raise
             _fail(problem, code=2)
+        except DomainError as exc:  # a refusal the command did not word itself (an unknown version...)
+            _fail(f"{exc.field + ': ' if exc.field else ''}{exc.detail}")
 
 
 def settings_problem(exc: ValidationError) -> str:
@@ -153,6 +156,35 @@ def clients_create(
     except DomainError as exc:
         _fail(f"{exc.field + ': ' if exc.field else ''}{exc.detail}")
     typer.echo(json.dumps({"client_id": client_id, "role": role, "bank_id": bank, "key": issued.key}))
+
+
+@clients_app.command("list")
+def clients_list(
+    all_: Annotated[bool, typer.Option("--all", help="include revoked clients")] = False,
+) -> None:
+    """The API clients, one JSON object per line: id, name, role, bank, the key's first characters."""
+    from api.clients import client_view, list_clients
+
+    with get_database().session() as session:
+        for client in list_clients(session, include_revoked=all_):
+            typer.echo(json.dumps(client_view(client), ensure_ascii=False))
+
+
+@clients_app.command("revoke")
+def clients_revoke(
+    client_id: Annotated[str, typer.Argument(help="the client's id (risk-engine clients list)")],
+    reason: Annotated[str, typer.Option(help="why: a leaver, a leaked key... (kept in the audit trail)")],
+) -> None:
+    """Revoke a client's key (audited). Workers that cached it refuse it within RISK_API_KEY_CACHE_SECONDS."""
+    from api.clients import client_view, revoke_client
+    from loan_monitoring.cli import operator_actor
+
+    try:
+        with get_database().unit_of_work() as session:
+            view = client_view(revoke_client(session, client_id, reason=reason, actor=operator_actor()))
+    except DomainError as exc:
+        _fail(f"{exc.field + ': ' if exc.field else ''}{exc.detail}")
+    typer.echo(json.dumps(view, ensure_ascii=False))
     typer.echo("store this key now: it is not shown again", err=True)
 
 

@@ -8,6 +8,7 @@ load too. Promotions are audited.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from compliance import audit
 from risk_engine.db import Base, Database, UTCDateTime, utcnow
 from risk_engine.decisions.ports import ReasonCode, Score
-from risk_engine.errors import Conflict, DomainError, NotFound
+from risk_engine.errors import Conflict, DomainError, InvalidInput, NotFound
 from risk_engine.ids import new_id
 from scoring.artifact import ModelVersion, TamperedArtifact, load_version, model_card, save_version
 from scoring.catalog import CATALOG
@@ -29,6 +30,8 @@ from scoring.snapshots import CATALOG_VERSION
 
 STATUSES = ("candidate", "challenger", "champion", "retired")
 
+
+log = logging.getLogger(__name__)
 
 class ModelRecord(Base):
     __tablename__ = "model_version"
@@ -156,7 +159,14 @@ class RegistryScorer:
         with self._lock:
             cached = self._cache.get(record.content_hash)
             if cached is None:
-                cached = self._cache[record.content_hash] = load_verified(record, self.models_dir)
+                try:
+                    cached = self._cache[record.content_hash] = load_verified(record, self.models_dir)
+                except InvalidInput as exc:  # missing or tampered files: the server's problem, not the caller's
+                    log.error("model artifact unusable", extra={"version": record.version, "code": exc.code,
+                                                                "detail": exc.detail})
+                    raise ModelUnavailable(
+                        f"model {record.version} cannot be loaded ({exc.code}): an operator must restore its "
+                        "files or retrain it", extra={"reason": exc.code}) from None
         trained_on = cached.training_data.get("catalog_version")
         if trained_on is not None and trained_on != CATALOG_VERSION:
             # snapshots are computed under the current catalog: a renamed feature would read as missing,

@@ -32,6 +32,48 @@ def test_db_upgrade_clients_create_and_audit_verify(tmp_path, monkeypatch):
     assert r.exit_code == 0 and json.loads(r.stdout)["entries"] == 1
 
 
+def test_clients_list_and_revoke_a_leavers_key_which_then_answers_401(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from compliance.models import AuditEntry
+    from risk_engine.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    use_database(monkeypatch, url)
+    runner.invoke(cli.app, ["db", "upgrade"])
+    made = [json.loads(runner.invoke(cli.app, ["clients", "create", "--name", f"officer {i}", "--role",
+                                               "risk_officer"]).stdout) for i in range(2)]
+    listed = [json.loads(line) for line in runner.invoke(cli.app, ["clients", "list"]).stdout.splitlines()]
+    assert [c["client_id"] for c in listed] == [m["client_id"] for m in made]
+    assert all("key" not in c and c["key_prefix"] == m["key"][:10] for c, m in zip(listed, made, strict=True))
+    app = create_app(Settings(env="test", database_url=url, keys_dir=tmp_path / "keys", api_key_cache_seconds=0),
+                     Database(url))
+    with TestClient(app) as http:
+        headers = {"Authorization": f"Bearer {made[0]['key']}"}
+        assert http.get("/v1/clients/me", headers=headers).status_code == 200
+        r = runner.invoke(cli.app, ["clients", "revoke", made[0]["client_id"], "--reason", "left the bank"])
+        assert r.exit_code == 0, r.output and json.loads(r.stdout)["revoked_at"]
+        assert http.get("/v1/clients/me", headers=headers).status_code == 401
+    again = runner.invoke(cli.app, ["clients", "revoke", made[0]["client_id"], "--reason", "twice"])
+    assert again.exit_code == 1 and "revoked already" in again.output
+    assert runner.invoke(cli.app, ["clients", "revoke", "cli_nope", "--reason", "x"]).exit_code == 1
+    active = runner.invoke(cli.app, ["clients", "list"]).stdout.splitlines()
+    assert [json.loads(line)["client_id"] for line in active] == [made[1]["client_id"]]
+    assert len(runner.invoke(cli.app, ["clients", "list", "--all"]).stdout.splitlines()) == 2
+    with Database(url).session() as s:
+        (entry,) = s.query(AuditEntry).filter(AuditEntry.action == "client.revoked").all()
+        assert json.loads(entry.payload)["reason"] == "left the bank" and entry.actor.startswith("operator:")
+
+
+def test_a_refusal_no_command_words_itself_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    use_database(monkeypatch, f"sqlite:///{tmp_path / 'cli.db'}")
+    runner.invoke(cli.app, ["db", "upgrade"])
+    r = runner.invoke(cli.app, ["model", "card", "pd-does-not-exist"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.output.strip().splitlines() == ["error: no model version pd-does-not-exist"]
+
+
 def test_clients_create_refuses_an_unknown_role(tmp_path, monkeypatch):
     use_database(monkeypatch, f"sqlite:///{tmp_path / 'cli.db'}")
     runner.invoke(cli.app, ["db", "upgrade"])

@@ -72,7 +72,27 @@ def test_a_changed_artifact_refuses_to_load(db, tmp_path, trained):
     metrics = tmp_path / record.path / "metrics.json"
     metrics.write_text(json.dumps({"auc": 0.99}))
     with pytest.raises(TamperedArtifact):
+        registry.load_verified(record, tmp_path)
+    # for a caller of the API it is the service that cannot score now (503), not a bad request
+    with pytest.raises(registry.ModelUnavailable) as unavailable:
         registry.RegistryScorer(db, tmp_path).score({}, {})
+    assert unavailable.value.status == 503 and unavailable.value.extra["reason"] == "artifact_tampered"
+
+
+def test_a_champion_whose_files_are_gone_answers_503_without_the_servers_paths(client, db, tmp_path, trained):
+    import shutil
+
+    from tests.factories import auth, make_api_key, make_bank, make_dealer
+
+    models_dir = client.app.state.scorer.models_dir
+    with db.unit_of_work() as s:
+        record = registry.register(s, trained[0], models_dir, actor="admin:test", status="champion")
+    shutil.rmtree(models_dir / record.path)
+    bank, dealer = make_bank(db), make_dealer(db)
+    r = client.post("/v1/credit-limit-requests", json={"dealer_id": dealer.id, "bank_id": bank.id},
+                    headers=auth(make_api_key(db, "platform")) | {"Idempotency-Key": "no-files"})
+    assert r.status_code == 503 and r.json()["code"] == "model_unavailable", r.text
+    assert str(models_dir) not in r.text and r.json()["reason"] == "artifact_missing"
 
 
 def test_without_a_champion_scoring_is_unavailable(db, tmp_path):
