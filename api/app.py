@@ -24,7 +24,7 @@ from api.routers import (
     rulesets,
     trade,
 )
-from compliance.keys import FileKeyProvider
+from compliance.keys import key_provider_for
 from compliance.screening import BlacklistSource
 from risk_engine.db import Database, get_database
 from risk_engine.settings import Settings, get_settings
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = database or get_database()
     app.state.metrics = Metrics()
     app.state.principals = PrincipalCache(settings.api_key_cache_seconds)
-    app.state.keys = FileKeyProvider(settings.keys_dir)
+    app.state.keys = key_provider_for(settings)
     app.state.blacklist = BlacklistSource(settings.blacklist_file)
     app.state.scorer = RegistryScorer(app.state.db, settings.models_dir)
     app.state.feature_source = SnapshotFeatureSource()

@@ -24,10 +24,10 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def key_provider():  # noqa: ANN201
-    from compliance.keys import FileKeyProvider
+    from compliance.keys import key_provider_for
     from risk_engine.settings import get_settings
 
-    return FileKeyProvider(get_settings().keys_dir)
+    return key_provider_for(get_settings())
 
 
 def load_jwks(source: str, *, timeout: float = 10.0) -> dict[str, Any]:
@@ -58,6 +58,16 @@ def verification_jwks(source: str | None) -> dict[str, Any] | None:
     if not (keys.keys_dir / SIGNING_KEYS_FILE).exists():
         return None
     return keys.public_jwks()
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Make the keys of a new installation: the signing keyring, the data keyring and the blind-index key
+    (the ones already there are kept). With RISK_ENV=production nothing else makes keys: back them up now."""
+    keys = key_provider()
+    made = keys.init()
+    typer.echo(json.dumps({"keys_dir": str(keys.keys_dir.resolve()), "made": made,
+                           "signing_kid": keys.current_signing_kid(), "data_kid": keys.current_data_key().kid}))
 
 
 @keys_app.command("rotate")

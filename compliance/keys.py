@@ -47,6 +47,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from risk_engine.errors import DomainError
+
 SIGNING_KEYS_FILE = "signing_keys.json"
 DATA_KEYS_FILE = "data_keys.json"
 BLIND_INDEX_KEY_FILE = "blind_index_key.json"
@@ -62,6 +64,21 @@ SIGNING_KEY_LEAD_TIME = JWKS_MAX_AGE
 
 class UnknownKey(LookupError):
     """No key with this id is held (it was never issued here, or the key files were replaced)."""
+
+
+class KeysMissing(DomainError):
+    """A key file is missing where keys are not made on first use (production): an empty or wrong
+    ``RISK_KEYS_DIR`` must not silently become a new signing identity and a new data key."""
+
+    status = 503
+    title = "Keys unavailable"
+    default_code = "keys_missing"
+
+
+def key_provider_for(settings: Any) -> FileKeyProvider:
+    """The key provider of a deployment: keys made on first use, except with ``RISK_ENV=production``, where
+    ``risk-engine keys init`` makes them once and a missing file is an error (``KeysMissing``)."""
+    return FileKeyProvider(settings.keys_dir, create_missing=settings.env != "production")
 
 
 @dataclass(frozen=True)
@@ -241,11 +258,13 @@ class _Snapshot:
 
 
 class FileKeyProvider:
-    """Keys in files under ``keys_dir``, created on first use."""
+    """Keys in files under ``keys_dir``, created on first use (``create_missing``; ``init`` makes them all)."""
 
-    def __init__(self, keys_dir: Path | str, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, keys_dir: Path | str, *, clock: Callable[[], datetime] = _utcnow,
+                 create_missing: bool = True) -> None:
         self.keys_dir = Path(keys_dir)
         self._clock = clock
+        self.create_missing = create_missing
         self._snapshots: dict[str, _Snapshot] = {}
         self._guard = threading.Lock()
 
@@ -313,9 +332,24 @@ class FileKeyProvider:
     def _data(self) -> _Snapshot:
         return self._load(DATA_KEYS_FILE, lambda: _new_keyring(_new_data_record), _parse_data)
 
+    def init(self) -> list[str]:
+        """Make every key file not there yet (the signing keyring, the data keyring, the blind-index key);
+        the names of those made. Keys already there are kept."""
+        made = [name for name in (SIGNING_KEYS_FILE, DATA_KEYS_FILE, BLIND_INDEX_KEY_FILE)
+                if _stamp(self.keys_dir / name) is None]
+        creating, self.create_missing = self.create_missing, True
+        try:
+            self._signing(), self._data(), self.blind_index_key()
+        finally:
+            self.create_missing = creating
+        return made
+
     def _load(self, name: str, create: Callable[[], dict], parse: Callable[[dict], dict]) -> _Snapshot:
         path = self.keys_dir / name
         stamp = _stamp(path)
+        if stamp is None and not self.create_missing:
+            raise KeysMissing(f"{path} is missing: RISK_KEYS_DIR must hold this deployment's keys (restore them "
+                              "from the backup), or run `risk-engine keys init` once on a first install")
         if stamp is None:
             with self._exclusive():
                 if _stamp(path) is None:

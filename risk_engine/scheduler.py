@@ -352,7 +352,7 @@ def purge_idempotency_keys(db: Database, *, as_of: datetime, settings: Settings)
 )
 def audit_checkpoint(db: Database, *, as_of: datetime, settings: Settings) -> dict[str, Any]:
     from compliance.checkpoints import checkpoint_now
-    from compliance.keys import FileKeyProvider
+    from compliance.keys import key_provider_for
 
-    checkpoint = checkpoint_now(db, FileKeyProvider(settings.keys_dir))
+    checkpoint = checkpoint_now(db, key_provider_for(settings))
     return {"tree_size": checkpoint.tree_size, "root_hash": checkpoint.root_hash}
