@@ -326,7 +326,9 @@ def _run_job_once(name: str, as_of: str | None) -> None:
         with early_warning_reads_trade_features():
             outcome = scheduler.run_job(database, settings, name, as_of=moment)
     except DomainError as exc:
-        _fail(exc.detail, code=2)
+        if exc.code == "unknown_job":  # the caller's mistake, as a bad --as-of
+            _fail(exc.detail, code=2)
+        _fail(f"job {name} failed: {exc.detail}")  # recorded as a failed run, like any other failure
     except Exception as exc:  # the run is recorded as failed; say so and exit non-zero
         if isinstance(exc, DBAPIError) and (problem := schema_problem(exc)):
             _fail(problem, code=2)

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from risk_engine import cli, scheduler
+from risk_engine.errors import Conflict
 from risk_engine.scheduler import JobRun
 from risk_engine.settings import Settings
 
@@ -44,6 +45,8 @@ def counting_job():
     @scheduler.scheduled("test_counting_job", cron="0 * * * *", description="test only")
     def job(db, *, as_of, settings):
         calls.append(as_of)
+        if state["fail"] == "domain":
+            raise Conflict("the champion is missing", code="model_unavailable")
         if state["fail"]:
             raise RuntimeError("boom")
         return {"calls": len(calls)}
@@ -109,6 +112,15 @@ def test_a_failing_job_exits_non_zero_and_is_recorded_as_failed(use_db, counting
     assert r.exit_code == 1
     [run] = runs(use_db, "test_counting_job")
     assert run.status == "failed" and "boom" in run.error
+
+
+def test_a_job_refused_by_a_domain_error_is_a_failed_run_exit_1_not_a_usage_error(use_db, counting_job):
+    _, state = counting_job
+    state["fail"] = "domain"
+    r = runner.invoke(cli.app, ["jobs", "run", "test_counting_job"])
+    assert r.exit_code == 1 and "job test_counting_job failed: the champion is missing" in r.output
+    [run] = runs(use_db, "test_counting_job")
+    assert run.status == "failed"
 
 
 def test_a_scheduled_slot_runs_once_however_often_it_fires(db, counting_job):
