@@ -128,16 +128,20 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    # forwarded headers only from the proxies named in RISK_FORWARDED_ALLOW_IPS (none by default)
+    proxy: dict[str, object] = (
+        {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
+        if settings.forwarded_allow_ips else {"proxy_headers": False})
     if workers <= 1:
-        serving.run("api.main:app", host=host, port=port, workers=workers, log_config=None,
-                    access_log=False, proxy_headers=False)
+        serving.run("api.main:app", host=host, port=port, workers=workers, log_config=None, access_log=False,
+                    **proxy)
         return
     # each worker counts its own requests: prometheus_client's multi-process mode keeps every worker's
     # figures in files of one directory (set before the workers start), and /metrics sums them
     with tempfile.TemporaryDirectory(prefix="risk-metrics-") as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        serving.run("api.main:app", host=host, port=port, workers=workers, log_config=None,
-                    access_log=False, proxy_headers=False)
+        serving.run("api.main:app", host=host, port=port, workers=workers, log_config=None, access_log=False,
+                    **proxy)
 
 
 @clients_app.command("create")

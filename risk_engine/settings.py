@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="a valid API key is remembered this long per worker (0: never); a revoked "
                                        "key stops working within it")
     log_level: str = "INFO"
+    forwarded_allow_ips: str | None = Field(
+        default=None, description="behind a TLS-terminating proxy: the proxy addresses (comma-separated, or *) "
+        "whose X-Forwarded-Proto and X-Forwarded-For are believed, so the console's session cookie is Secure "
+        "and the access log names the client; unset: no forwarded header is believed")
 
     # SQLite
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)

@@ -43,3 +43,25 @@ def test_a_listener_bound_as_uvicorn_binds_it_for_workers_keeps_nagle_on():
     plain.bind(("127.0.0.1", 0))
     assert plain.proto == 0
     assert asyncio.run(_nodelay_of_accepted_connection(plain)) == 0
+
+
+def test_serve_believes_forwarded_headers_only_from_the_proxies_it_is_told_of(monkeypatch):
+    """Behind a TLS proxy the console's cookie is Secure only if X-Forwarded-Proto is believed; from
+    anyone else it must not be (a client could claim https, or any address)."""
+    from typer.testing import CliRunner
+
+    from risk_engine import cli, serving
+    from risk_engine.settings import get_settings
+
+    seen: list[dict] = []
+    monkeypatch.setattr(serving, "run", lambda app, **options: seen.append(options))
+    for value in (None, "10.0.0.5,10.0.0.6"):
+        if value is None:
+            monkeypatch.delenv("RISK_FORWARDED_ALLOW_IPS", raising=False)
+        else:
+            monkeypatch.setenv("RISK_FORWARDED_ALLOW_IPS", value)
+        get_settings.cache_clear()
+        assert CliRunner().invoke(cli.app, ["serve", "--port", "8999"]).exit_code == 0
+    get_settings.cache_clear()
+    assert seen[0]["proxy_headers"] is False and "forwarded_allow_ips" not in seen[0]
+    assert seen[1]["proxy_headers"] is True and seen[1]["forwarded_allow_ips"] == "10.0.0.5,10.0.0.6"
