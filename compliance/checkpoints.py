@@ -272,6 +272,8 @@ class TrailReport:
     root_hash: str
     checkpoints: int
     problem: TrailProblem | None
+    # signed with a key since revoked (compromised): they vouch for nothing, and are not tampering either
+    untrusted_checkpoints: tuple[int, ...] = ()
 
     @property
     def intact(self) -> bool:
@@ -292,7 +294,10 @@ def verify_trail(session: Session, jwks: Mapping[str, Any]) -> TrailReport:
             yield row
 
     chain = audit.verify_entries(collect(audit.iter_chain(session)))
-    checkpoints = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size)))
+    every = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size)))
+    revoked = {r.get("kid") for r in jwks.get("revoked") or [] if isinstance(r, Mapping)}
+    checkpoints = [c for c in every if c.kid not in revoked]
+    untrusted = tuple(c.tree_size for c in every if c.kid in revoked)
     tree = merkle.MerkleTree(leaf_input(h) for h in hashes[: chain.entries])
     if chain.problem is not None:
         covered = [c for c in checkpoints if c.tree_size <= tree.size]
@@ -300,9 +305,9 @@ def verify_trail(session: Session, jwks: Mapping[str, Any]) -> TrailReport:
         problem = TrailProblem(chain.problem.reason, seq=chain.problem.seq)
         if earlier is not None and earlier.seq is not None and earlier.seq < chain.problem.seq:
             problem = earlier
-        return TrailReport(chain.entries, chain.head_hash, "", len(checkpoints), problem)
+        return TrailReport(chain.entries, chain.head_hash, "", len(checkpoints), problem, untrusted)
     return TrailReport(chain.entries, chain.head_hash, tree.root().hex(), len(checkpoints),
-                       _first_checkpoint_problem(checkpoints, tree, jwks))
+                       _first_checkpoint_problem(checkpoints, tree, jwks), untrusted)
 
 
 def _first_checkpoint_problem(

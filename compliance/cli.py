@@ -120,6 +120,34 @@ def keys_rotate(
     typer.echo(json.dumps(result))
 
 
+@keys_app.command("revoke-signing")
+def keys_revoke_signing(
+    kid: Annotated[str, typer.Argument(help="the signing key's kid (keys status, the JWKS)")],
+    reason: Annotated[str, typer.Option(help="why: a compromised key, a leaked backup... (audited)")],
+) -> None:
+    """Withdraw a compromised signing key: it leaves the JWKS (listed under "revoked") and never signs again;
+    a current key is first replaced by a new one that signs at once. Then a checkpoint is signed with the new
+    key. Reports and checkpoints it signed no longer verify: banks pull their reports again."""
+    from compliance import audit
+    from compliance.checkpoints import checkpoint_now
+    from compliance.keys import UnknownKey
+    from risk_engine.db import get_database
+
+    keys, database = key_provider(), get_database()
+    try:
+        current = keys.revoke_signing(kid, reason=reason)
+    except (UnknownKey, ValueError) as exc:
+        _fail(str(exc).strip("'\""))
+    with database.unit_of_work() as session:
+        audit.record(session, actor=ACTOR, action="keys.signing_revoked", subject_type="signing_key",
+                     subject_id=kid, payload={"reason": reason.strip(), "signing_kid": current})
+    checkpoint = checkpoint_now(database, keys)
+    typer.echo(json.dumps({"revoked": kid, "signing_kid": current, "checkpoint": checkpoint.tree_size}))
+    typer.echo(f"signing key {kid} revoked and withdrawn from the JWKS; {current} signs; checkpoint "
+               f"{checkpoint.tree_size} signed with it. Tell the banks to fetch the JWKS and pull their reports "
+               "again", err=True)
+
+
 @keys_app.command("reencrypt")
 def keys_reencrypt(
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="rows per committed batch")] = 500,

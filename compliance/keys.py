@@ -287,13 +287,41 @@ class FileKeyProvider:
         return keys[kid].sign(message)
 
     def public_jwks(self) -> dict[str, Any]:
+        """The signing keys a verifier may trust, and (``revoked``, a member RFC 7517 lets verifiers that do
+        not know it ignore) the ids of revoked keys: withdrawn from ``keys``, so no JOSE library accepts a
+        signature made with them, and named, so the engine's own verifiers can say why."""
         public_members = ("kty", "crv", "x", "kid", "use", "alg")
         document = self._signing().document
         schedule = signing_schedule(document, self._clock())
         return {
             "keys": [{**{m: record[m] for m in public_members}, "status": schedule.status_of(record["kid"])}
-                     for record in document["keys"]]
+                     for record in document["keys"] if not record.get("revoked_at")],
+            "revoked": [{"kid": record["kid"], "revoked_at": record["revoked_at"]}
+                        for record in document["keys"] if record.get("revoked_at")],
         }
+
+    def revoke_signing(self, kid: str, *, reason: str) -> str:
+        """Withdraw a signing key that must no longer be trusted (compromised): it leaves the JWKS and never
+        signs again. The current (or a pending) key is first replaced by a new one that signs at once. The
+        id of the key that signs now."""
+        if not reason.strip():
+            raise ValueError("say why the key is revoked")
+        document = self._signing().document
+        if kid not in {r["kid"] for r in document["keys"]}:
+            raise UnknownKey(f"no signing key with kid {kid!r}")
+        if kid in (self.current_signing_kid(), document.get("next")):
+            self.rotate_signing(immediately=True)
+        with self._exclusive():
+            keyring = json.loads((self.keys_dir / SIGNING_KEYS_FILE).read_text(encoding="utf-8"))
+            now = _timestamp(self._clock())
+            keyring["keys"] = [
+                {**r, "status": RETIRED, "retired_at": r.get("retired_at") or now,
+                 "revoked_at": r.get("revoked_at") or now, "revocation_reason": reason.strip()}
+                if r["kid"] == kid else r
+                for r in keyring["keys"]
+            ]
+            self._write(SIGNING_KEYS_FILE, keyring)
+        return self.current_signing_kid()
 
     def current_data_key(self) -> DataKey:
         snapshot = self._data()

@@ -136,6 +136,11 @@ def _public_key_for(kid: str, jwks: Mapping[str, Any]) -> Ed25519PublicKey:
         )
     matches = [key for key in keys if isinstance(key, Mapping) and key.get("kid") == kid]
     if not matches:
+        revoked = {r.get("kid"): r.get("revoked_at") for r in jwks.get("revoked") or [] if isinstance(r, Mapping)}
+        if kid in revoked:
+            raise SignatureInvalid(
+                f"jws: signed with key {kid!r}, revoked at {revoked[kid]}: nothing it signed is trusted (a decision "
+                "report: pull it again, it is signed with the current key)", field="jws", code="key_revoked")
         raise SignatureInvalid(f"jws: no key with kid {kid!r} in the JWKS", field="jws", code="unknown_kid")
     if len(matches) > 1:
         raise SignatureInvalid(

@@ -216,7 +216,11 @@ def audit_verify(
               "--jwks with the published key set", code=2)
     if report.intact:
         typer.echo(json.dumps({"status": "intact", "entries": report.entries, "head_hash": report.head_hash,
-                               "root_hash": report.root_hash, "checkpoints": report.checkpoints}))
+                               "root_hash": report.root_hash, "checkpoints": report.checkpoints,
+                               "untrusted_checkpoints": list(report.untrusted_checkpoints)}))
+        if report.untrusted_checkpoints:
+            typer.echo(f"{len(report.untrusted_checkpoints)} checkpoints were signed with a revoked key and vouch "
+                       "for nothing: the chain and the other checkpoints were checked", err=True)
         return
     typer.echo(json.dumps({"status": "broken", "entries_verified": report.entries,
                            "first_bad_entry": report.problem.seq, "bad_checkpoint": report.problem.checkpoint,

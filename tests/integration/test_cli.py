@@ -74,6 +74,33 @@ def test_a_refusal_no_command_words_itself_is_one_line_not_a_traceback(tmp_path,
     assert r.output.strip().splitlines() == ["error: no model version pd-does-not-exist"]
 
 
+def test_a_revoked_signing_key_leaves_its_checkpoints_untrusted_and_the_trail_still_verifies(tmp_path, monkeypatch):
+    from compliance.checkpoints import checkpoint_now
+    from compliance.keys import FileKeyProvider
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    use_database(monkeypatch, url)
+    monkeypatch.setenv("RISK_KEYS_DIR", str(tmp_path / "keys"))
+    from risk_engine.settings import get_settings
+
+    get_settings.cache_clear()
+    runner.invoke(cli.app, ["db", "upgrade"])
+    runner.invoke(cli.app, ["clients", "create", "--name", "ops", "--role", "admin"])
+    keys = FileKeyProvider(tmp_path / "keys")
+    old_checkpoint = checkpoint_now(Database(url), keys).tree_size
+    compromised = keys.current_signing_kid()
+    r = runner.invoke(cli.app, ["keys", "revoke-signing", compromised, "--reason", "key file leaked"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout.splitlines()[0])
+    assert out["revoked"] == compromised and out["signing_kid"] != compromised and out["checkpoint"] > 1
+    verified = runner.invoke(cli.app, ["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    report = json.loads(verified.stdout.splitlines()[0])
+    assert report["untrusted_checkpoints"] == [old_checkpoint] and report["checkpoints"] == 1
+    assert runner.invoke(cli.app, ["keys", "revoke-signing", "nope", "--reason", "x"]).exit_code == 1
+    get_settings.cache_clear()
+
+
 def test_clients_create_refuses_an_unknown_role(tmp_path, monkeypatch):
     use_database(monkeypatch, f"sqlite:///{tmp_path / 'cli.db'}")
     runner.invoke(cli.app, ["db", "upgrade"])
