@@ -160,6 +160,7 @@ def clients_create(
     except DomainError as exc:
         _fail(f"{exc.field + ': ' if exc.field else ''}{exc.detail}")
     typer.echo(json.dumps({"client_id": client_id, "role": role, "bank_id": bank, "key": issued.key}))
+    typer.echo("store this key now: it is not shown again", err=True)
 
 
 @clients_app.command("list")
@@ -189,7 +190,6 @@ def clients_revoke(
     except DomainError as exc:
         _fail(f"{exc.field + ': ' if exc.field else ''}{exc.detail}")
     typer.echo(json.dumps(view, ensure_ascii=False))
-    typer.echo("store this key now: it is not shown again", err=True)
 
 
 @audit_app.command("verify")

@@ -40,8 +40,8 @@ CENT = Decimal("0.01")
 def _cents(value: Decimal) -> Decimal:
     # "700000", 800000, "700000.5" and "7E+5" are exact amounts: carry each as the two-place amount it is, so
     # what a decision records and hashes is what the database gives back (NUMERIC(18, 2)) and a signed
-    # report over it verifies
-    return value.quantize(CENT)
+    # report over it verifies. "-0" passes ge=0: carried as 0.00, never "-0.00", which no column gives back
+    return value.quantize(CENT).copy_abs()
 
 
 Money = Annotated[

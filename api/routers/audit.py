@@ -19,6 +19,7 @@ router = APIRouter(tags=["audit"])
 # Hashes and signed tree heads only, no tenant data: a bank holding checkpoints from its reports checks that
 # the log it was shown earlier is a prefix of today's (docs/compliance.md §2); and proofs of its own entries.
 ConsistencyReader = Annotated[Principal, Depends(Authenticator("bank", "admin"))]
+BIGINT_MAX = 2**63 - 1  # sequence numbers and tree sizes are 64-bit columns: anything larger is a 422, not a 500
 
 
 @router.get("/.well-known/jwks.json", summary="Public signing keys, retired and next ones included (no auth)",
@@ -34,7 +35,8 @@ def jwks(keys: Keys) -> JSONResponse:
 def list_checkpoints(
     principal: AdminClient, session: DbSession,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_size: Annotated[int | None, Query(ge=0, description="page: checkpoints smaller than this")] = None,
+    before_size: Annotated[int | None, Query(ge=0, le=BIGINT_MAX, description="page: checkpoints smaller than this")]
+    = None,
 ) -> list[CheckpointOut]:
     rows = checkpoints.list_checkpoints(session, limit=limit, before_size=before_size)
     return [CheckpointOut(**checkpoints.checkpoint_view(c)) for c in rows]
@@ -56,9 +58,9 @@ def create_checkpoint(principal: AdminClient, session: DbSession, idem: Idempote
             "its review cases (`GET /v1/reviews/resolutions`); other entries answer 404. For a bank the latest "
             "checkpoint is extended first when it does not cover the entry yet, as for a decision report.")
 def inclusion_proof(
-    seq: Annotated[int, Path(ge=1, le=2**63 - 1)], principal: ConsistencyReader, session: DbSession, keys: Keys,
-    checkpoint: Annotated[int | None, Query(ge=0, description="tree size of the checkpoint; default latest")]
-    = None,
+    seq: Annotated[int, Path(ge=1, le=BIGINT_MAX)], principal: ConsistencyReader, session: DbSession, keys: Keys,
+    checkpoint: Annotated[int | None, Query(ge=0, le=BIGINT_MAX,
+                                            description="tree size of the checkpoint; default latest")] = None,
 ) -> InclusionProofOut:
     if principal.role == "bank":
         if not decisions.audit_entry_of_bank(session, seq, principal.bank_id):
@@ -73,7 +75,9 @@ def inclusion_proof(
             summary="Consistency proof: checkpoint `to` (default latest) extends checkpoint `from`")
 def consistency_proof(
     principal: ConsistencyReader, session: DbSession,
-    from_size: Annotated[int, Query(alias="from", ge=0, description="tree size of the earlier checkpoint")],
-    to_size: Annotated[int | None, Query(alias="to", ge=0, description="tree size of the later one")] = None,
+    from_size: Annotated[int, Query(alias="from", ge=0, le=BIGINT_MAX,
+                                    description="tree size of the earlier checkpoint")],
+    to_size: Annotated[int | None, Query(alias="to", ge=0, le=BIGINT_MAX,
+                                         description="tree size of the later one")] = None,
 ) -> ConsistencyProofOut:
     return ConsistencyProofOut(**checkpoints.consistency_proof(session, from_size, to_size))

@@ -128,7 +128,9 @@ def get_credit_lines(dealer_id: str, principal: LineReader, session: DbSession) 
         line for line in ledger.lines_of_dealer(session, dealer_id) if scope is None or line.bank_id == scope
     ]
     if scope is not None and not lines:
-        raise NotFound(f"dealer {dealer_id} has no credit line with your bank")
+        # a dealer without a line at this bank is a foreign id: answered as an unknown one, so a bank learns
+        # neither that the dealer is on the platform nor the engine's id behind the platform's
+        raise NotFound(f"no dealer {reference}")
     return DealerCreditLinesOut(
         dealer_id=dealer_id, lines=[CreditLineOut.model_validate(line) for line in lines]
     )

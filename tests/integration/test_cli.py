@@ -240,3 +240,14 @@ def test_a_settings_value_out_of_range_names_its_variable(tmp_path, monkeypatch)
     assert r.exit_code == 2
     assert one_line_error(r) == ("error: settings refused: RISK_MAX_BODY_BYTES: Input should be greater than "
                                  "or equal to 1024")
+
+
+def test_clients_create_warns_to_store_the_key_and_revoke_does_not(tmp_path, monkeypatch):
+    use_database(monkeypatch, f"sqlite:///{tmp_path / 'cli.db'}")
+    runner.invoke(cli.app, ["db", "upgrade"])
+    made = runner.invoke(cli.app, ["clients", "create", "--name", "ops", "--role", "admin"])
+    assert made.exit_code == 0 and "store this key now" in made.stderr
+    client_id = json.loads(made.stdout)["client_id"]
+    revoked = runner.invoke(cli.app, ["clients", "revoke", client_id, "--reason", "leaked in a ticket"])
+    assert revoked.exit_code == 0 and json.loads(revoked.stdout)["revoked_at"]
+    assert "store this key" not in revoked.stderr  # a revoked key has nothing to store

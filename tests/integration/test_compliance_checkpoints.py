@@ -337,3 +337,17 @@ def test_audit_verify_without_the_signing_keys_says_so_and_does_not_cry_tamperin
     assert r.exit_code == 2
     assert "no signing keys" in r.stderr and "elsewhere" in r.stderr and "broken" not in r.stdout
     assert not (tmp_path / "elsewhere").exists()  # nothing created there
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    ("/v1/audit/proofs/1", {"checkpoint": 2**63}),
+    ("/v1/audit/consistency", {"from": 2**63}),
+    ("/v1/audit/consistency", {"from": 0, "to": 2**63}),
+    ("/v1/audit/checkpoints", {"before_size": 2**63}),
+])
+def test_a_checkpoint_size_past_2_63_is_a_422_naming_the_parameter_not_a_500(client, db, admin, path, params):
+    append(db, 1)
+    client.post("/v1/audit/checkpoints", headers=admin)
+    r = client.get(path, params=params, headers=admin)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == f"query.{next(iter(k for k, v in params.items() if v == 2**63))}"

@@ -1,10 +1,13 @@
 """A dealer the platform brings with its history: ``onboarded_at`` gives its real start on the platform, so
 its tenure and the months it is rated on count from then, not from the API call."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from compliance.models import AuditEntry
 from risk_engine.parties.models import Dealer
 from scoring.snapshots import SnapshotFeatureSource
 from tests.factories import auth, dealer_body, make_api_key
@@ -48,3 +51,26 @@ def test_a_start_in_the_future_before_registration_or_without_a_zone_is_refused(
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "body.onboarded_at"
     assert reason in r.json()["errors"][0]["reason"] or reason == "timezone"
+
+
+def test_a_start_a_few_seconds_ahead_of_the_engines_clock_is_taken_as_now(client, db, platform):
+    # the platform's clock runs slightly ahead: its "just joined" is not refused, nor stored in the future, where
+    # the dealer would not yet be known to the point-in-time features that rate it
+    r = client.post("/v1/dealers", headers=platform,
+                    json=dealer_body(onboarded_at=(datetime.now(UTC) + timedelta(seconds=30)).isoformat()))
+    assert r.status_code == 201, r.text
+    with db.session() as s:
+        assert s.get(Dealer, r.json()["id"]).onboarded_at <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize("joined", [None, datetime(2024, 3, 1, 8, 30, tzinfo=UTC)])
+def test_the_onboarding_audit_entry_records_the_start_the_dealer_is_rated_from(client, db, platform, joined):
+    body = dealer_body(registered_on="2015-06-01") | ({"onboarded_at": joined.isoformat()} if joined else {})
+    r = client.post("/v1/dealers", headers=platform, json=body)
+    assert r.status_code == 201, r.text
+    with db.session() as s:
+        stored = s.get(Dealer, r.json()["id"]).onboarded_at
+        payload = json.loads(s.scalars(select(AuditEntry.payload).where(
+            AuditEntry.action == "dealer.onboarded", AuditEntry.subject_id == r.json()["id"])).one())
+    assert payload["onboarded_at"] is not None
+    assert datetime.fromisoformat(payload["onboarded_at"].replace("Z", "+00:00")) == stored

@@ -803,3 +803,22 @@ def test_a_guarantee_that_expired_yesterday_in_beijing_backs_nothing_even_before
     after_midnight_in_beijing = decide_at(datetime(2026, 11, 25, 17, 0, tzinfo=UTC))
     assert after_midnight_in_beijing["guarantor_capacity"] is None  # expired: backs nothing
     assert after_midnight_in_beijing["limit_inputs"]["guarantee"]["committed_amount"] == "0.00"
+
+
+def test_a_bank_asking_for_another_banks_dealer_gets_the_answer_an_unknown_dealer_gets(wired, db):
+    """A foreign id answers 404 (CONTRACT): whether the dealer exists on the platform, and the engine's id behind
+    the platform's, are not the bank's to learn."""
+    theirs, ours = make_bank(db), make_bank(db)
+    make_dealer(db, external_id="PLATFORM-D-8")
+    r = wired.post("/v1/credit-limit-requests", json={"dealer_id": "PLATFORM-D-8", "bank_id": theirs.id},
+                   headers=auth(make_api_key(db, "platform")) | {"Idempotency-Key": "their-line"})
+    assert r.status_code == 201, r.text
+    bank_key = auth(make_api_key(db, "bank", bank=ours))
+
+    def answer(reference):
+        r = wired.get(f"/v1/dealers/{reference}/credit-line", headers=bank_key)
+        return r.status_code, {k: str(v).replace(reference, "<ref>") for k, v in r.json().items()
+                               if k not in ("instance", "request_id")}
+
+    assert answer("PLATFORM-D-8") == answer("PLATFORM-NOBODY")
+    assert r.json()["dealer_id"] not in str(answer("PLATFORM-D-8"))

@@ -358,3 +358,28 @@ def test_one_loan_from_application_to_default(db, client, world, platform):
     # the undisbursed 10,000 went back to the line when the loan defaulted; the 50,000 stays utilised
     figures = line_figures(db, world.line_id)
     assert figures["reserved"] == Decimal("0.00") and figures["utilised"] == Decimal("50000.00")
+
+
+def test_the_bank_polls_and_proves_the_resolution_of_its_order_loan_referral(db, client, world, platform):
+    ingest(
+        db,
+        {"type": "related_party", "external_id": "REL-FEED", "dealer": world.dealer.id,
+         "supplier": world.supplier.id, "kind": "address"},
+    )  # fmt: skip
+    body = decided(apply(client, platform, world), "refer")
+    officer = auth(make_api_key(db, "risk_officer"))
+    r = client.post(f"/v1/reviews/{body['review_case_id']}/resolution", headers=officer,
+                    json={"resolution": "approve", "reason": "same industrial park, no common control"})
+    assert r.status_code == 200, r.text
+    bank_key = auth(make_api_key(db, "bank", bank=world.bank))
+    (seen,) = client.get("/v1/reviews/resolutions", headers=bank_key).json()
+    assert (seen["decision_id"], seen["kind"], seen["resolution"], seen["limit"]) == (
+        body["decision_id"], "order_loan", "approve", "80000.00")
+    with db.session() as s:
+        decision_seq = s.get(Decision, body["decision_id"]).audit_seq
+    for seq in (decision_seq, seen["audit_seq"]):
+        proof = client.get(f"/v1/audit/proofs/{seq}", headers=bank_key)
+        assert proof.status_code == 200 and proof.json()["tree_size"] >= seq, proof.text
+    stranger = auth(make_api_key(db, "bank", bank=make_bank(db)))
+    assert client.get("/v1/reviews/resolutions", headers=stranger).json() == []
+    assert client.get(f"/v1/audit/proofs/{seen['audit_seq']}", headers=stranger).status_code == 404
