@@ -215,8 +215,9 @@ def inclusion_proof(session: Session, seq: int, *, checkpoint_size: int | None =
         checkpoint = checkpoint_at(session, checkpoint_size)
     if seq > checkpoint.tree_size:
         raise Conflict(
-            f"audit entry {seq} is not covered by checkpoint {checkpoint.tree_size} yet; a later checkpoint "
-            "will cover it (admins: POST /v1/audit/checkpoints)",
+            f"audit entry {seq} is not covered by checkpoint {checkpoint.tree_size} yet: ask without "
+            "?checkpoint= for the latest (extended for a bank's own entries), then a consistency proof from "
+            f"checkpoint {checkpoint.tree_size}",
             field="seq",
             code="not_yet_checkpointed",
         )

@@ -87,7 +87,9 @@ def bank_product(bank: Bank, settings: Settings) -> BankProduct:
 
 
 def _by_reference(session: Session, model: type, ref: str, *, for_update: bool = False) -> Any:
-    statement = select(model).where(or_(model.id == ref, model.external_id == ref))
+    # the engine's id wins over another row's external id that happens to spell it (as dealer_id_of)
+    statement = (select(model).where(or_(model.id == ref, model.external_id == ref))
+                 .order_by((model.id == ref).desc()).limit(1))
     if for_update:
         statement = statement.with_for_update()
     return session.scalars(statement).first()

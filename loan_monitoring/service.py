@@ -103,9 +103,18 @@ def seal_account(
 
 
 def cancel(session: Session, loan_id: str, *, reason: str | None, actor: str) -> OrderLoan:
-    """Withdraw an application or an approved, undisbursed loan; its reservation returns to the line."""
+    """Withdraw an application or an approved, undisbursed loan; its reservation returns to the line. A
+    referral still with the officers is closed with it (declined, the withdrawal as its reason), so no
+    officer works a dead case and the bank's resolution feed says what became of the application."""
+    from risk_engine.decisions import reviews  # decisions sit below loan monitoring
+
+    decision_id = session.scalar(select(OrderLoan.decision_id).where(OrderLoan.id == loan_id))
+    case = reviews.lock_active_case_of(session, decision_id) if decision_id else None
     loan = lock_loan(session, loan_id)
     move(session, loan, LoanEvent.CANCEL, actor=actor, details={"reason": reason} if reason else None)
+    if case is not None:
+        withdrawn = f"the platform withdrew the application: {reason or 'no reason given'}"
+        reviews.withdraw_case(session, case, reason=withdrawn, actor=actor, at=utcnow())
     return loan
 
 

@@ -44,13 +44,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compliance import audit
+from compliance import audit, consent
 from compliance.models import AuditEntry
 from limits import exposure, ledger
 from limits.models import CreditLineRecord
 from loan_monitoring.dates import business_date
 from risk_engine.db import utcnow
-from risk_engine.decisions.models import Decision, ReviewCase
+from risk_engine.decisions.models import ACTIVE_REVIEW_STATUSES, Decision, ReviewCase
 from risk_engine.decisions.ports import Clock
 from risk_engine.decisions.service import grant_limit
 from risk_engine.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
@@ -306,6 +306,22 @@ def second_approval(
     )
 
 
+def lock_active_case_of(session: Session, decision_id: str) -> ReviewCase | None:
+    """The decision's review case, locked, while it is still open, assigned or awaiting its checker; None
+    otherwise. Taken before the loan's lock, as an officer's resolution takes them (case, then loan)."""
+    case_id = session.scalar(select(ReviewCase.id).where(ReviewCase.decision_id == decision_id))
+    if case_id is None:
+        return None
+    case = _lock(session, case_id)
+    return case if case.status in ACTIVE_REVIEW_STATUSES else None
+
+
+def withdraw_case(session: Session, case: ReviewCase, *, reason: str, actor: str, at: datetime) -> ReviewCase:
+    """Close an active case whose application the platform withdrew: resolved as ``decline`` with the reason,
+    audited as any resolution (so the bank's resolution feed carries it), a pending override dropped."""
+    return _finish(session, case, "decline", None, _reason(reason), actor, at, second_approver=None, line_id=None)
+
+
 # --------------------------------------------------------------------------- machinery
 
 
@@ -383,7 +399,10 @@ def _apply(
     reason: str = "",
 ) -> str | None:
     """Carry out an approval: for a credit-limit case, grant ``limit`` through the ledger within the hard
-    limits (locks: guarantor, bank quota, line); for an order-loan case, approve the loan."""
+    limits (locks: guarantor, bank quota, line); for an order-loan case, approve the loan. Only under the
+    dealer's consents in force now, as the engine's own decision: a dealer who revoked its consent to share
+    with banks since the referral gets no approval that goes to the bank (403; an officer may decline)."""
+    consent.require_consents(session, case.dealer_id, _BANK_DECISION_CONSENTS[decision.kind], now)
     if decision.kind == "order_loan":
         _carry_out_order_loan(session, decision, approve=True, reason=reason, officer=officer)
         return None
@@ -412,6 +431,9 @@ def _apply(
         actor=officer,
         below_exposure=True,
     )
+
+
+_BANK_DECISION_CONSENTS = {"credit_limit": consent.CREDIT_LIMIT_FOR_BANK, "order_loan": consent.ORDER_LOAN_FOR_BANK}
 
 
 def _carry_out_order_loan(

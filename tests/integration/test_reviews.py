@@ -629,3 +629,47 @@ def test_a_bank_polls_the_resolutions_of_its_referrals_and_proves_each_one_in_th
     other_bank_key = auth(make_api_key(db, "bank", bank=other_bank))
     assert [r["decision_id"] for r in wired.get("/v1/reviews/resolutions", headers=other_bank_key).json()] == [
         other_decision["id"]]
+
+
+def test_after_the_dealer_revoked_its_consent_to_share_an_officer_may_decline_but_not_approve(
+    wired, db, features, officers
+):
+    a, _ = officers
+    decision, dealer, bank = referred_case(wired, db, features)
+    case = case_of(wired, a, decision["id"])
+    platform = auth(make_api_key(db, "platform"))
+    (sharing,) = [c for c in wired.get(f"/v1/dealers/{dealer.id}/consents", headers=platform).json()
+                  if c["purpose"] == "data_sharing_with_bank"]
+    wired.post(f"/v1/dealers/{dealer.id}/consents/{sharing['id']}/revocation", headers=platform,
+               json={"reason": "withdrawn by letter"})
+    r = wired.post(f"/v1/reviews/{case['id']}/resolution", headers=a,
+                   json={"resolution": "approve", "reason": "fine by me"})
+    assert r.status_code == 403 and r.json()["code"] == "consent_missing", r.text
+    with db.session() as s:
+        assert ledger.find_line(s, dealer.id, bank.id) is None and s.get(ReviewCase, case["id"]).status == "open"
+    r = wired.post(f"/v1/reviews/{case['id']}/resolution", headers=a,
+                   json={"resolution": "decline", "reason": "consent withdrawn"})
+    assert r.status_code == 200 and r.json()["status"] == "resolved"
+
+
+def test_a_referred_application_the_platform_withdraws_closes_its_case_and_the_bank_hears_of_it(wired, db, officers):
+    from tests.loan_factories import loan
+
+    a, _ = officers
+    world, application = referred_order_loan(wired, db)
+    platform = auth(make_api_key(db, "platform"))
+    r = wired.post(f"/v1/order-loans/{application['loan_id']}/cancel", headers=platform,
+                   json={"reason": "the dealer bought elsewhere"})
+    assert r.status_code == 200, r.text
+    assert loan(db, application["loan_id"]).state == "cancelled"
+    with db.session() as s:
+        case = s.get(ReviewCase, application["review_case_id"])
+        assert (case.status, case.resolution) == ("resolved", "decline")
+        assert "withdrew the application: the dealer bought elsewhere" in case.reason
+    assert actions(db, application["review_case_id"])[-1] == "review.resolved"
+    late = wired.post(f"/v1/reviews/{application['review_case_id']}/resolution", headers=a,
+                      json={"resolution": "approve", "reason": "too late"})
+    assert late.status_code == 409
+    bank_key = auth(make_api_key(db, "bank", bank=world.bank))
+    (seen,) = wired.get("/v1/reviews/resolutions", headers=bank_key).json()
+    assert (seen["kind"], seen["resolution"]) == ("order_loan", "decline")
