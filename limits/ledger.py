@@ -140,21 +140,38 @@ def line_json(line: CreditLineRecord) -> dict[str, Any]:
 def lock_bank_quota(session: Session, bank_id: str) -> Decimal:
     """Lock the bank's allocation row (PostgreSQL) and return its remaining quota (may be negative when the
     quota was lowered below what is allocated). Take this before any audit entry of the transaction."""
-    row = session.execute(_LOCK_QUOTA, {"bank_id": bank_id}).first()
-    if row is None:  # the bank's first line
+    return lock_bank(session, bank_id).remaining_quota
+
+
+@dataclass(frozen=True)
+class LockedBank:
+    """What limits may use of a bank once its allocation row is locked: read after the lock, so an
+    amendment of its terms that held the lock has committed and is seen (``parties.terms.amend_bank``
+    changes the bank row only while holding it)."""
+
+    remaining_quota: Decimal
+    max_line_amount: Decimal
+
+
+def lock_bank(session: Session, bank_id: str) -> LockedBank:
+    """``lock_bank_quota``, with the bank product's line cap read under the same lock."""
+    allocated = session.execute(_LOCK_ALLOCATION, {"bank_id": bank_id}).scalar()
+    if allocated is None:  # the bank's first line
         _ensure_allocation(session, bank_id)
-        row = session.execute(_LOCK_QUOTA, {"bank_id": bank_id}).one()
+        allocated = session.execute(_LOCK_ALLOCATION, {"bank_id": bank_id}).scalar_one()
     _held_quota_locks(session).add(bank_id)
-    return row.quota - row.allocated
+    # a statement of its own, after the lock: under READ COMMITTED it sees a quota changed while this
+    # transaction waited (one statement joining the bank would keep the bank row as it was when it began)
+    terms = session.execute(_BANK_TERMS, {"bank_id": bank_id}).one()
+    return LockedBank(terms.quota - allocated, terms.max_line_amount)
 
 
 _BANKS = Bank.__table__
-_LOCK_QUOTA = (  # Core columns: no ORM compilation on the decision's hot path
-    select(_BANKS.c.quota, ALLOCATION.c.allocated)
-    .join(ALLOCATION, ALLOCATION.c.bank_id == _BANKS.c.id)
-    .where(_BANKS.c.id == bindparam("bank_id"))
-    .with_for_update(of=ALLOCATION)
+# Core columns: no ORM compilation on the decision's hot path
+_LOCK_ALLOCATION = (
+    select(ALLOCATION.c.allocated).where(ALLOCATION.c.bank_id == bindparam("bank_id")).with_for_update()
 )
+_BANK_TERMS = select(_BANKS.c.quota, _BANKS.c.max_line_amount).where(_BANKS.c.id == bindparam("bank_id"))
 
 
 def _held_quota_locks(session: Session) -> set[str]:

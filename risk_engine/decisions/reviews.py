@@ -409,14 +409,14 @@ def _apply(
     dealer = session.get(Dealer, case.dealer_id)
     bank = session.get(Bank, case.bank_id)
     guarantor = exposure.lock_guarantor(session, dealer.guarantor_id) if dealer.guarantor_id else None
-    ledger.lock_bank_quota(session, bank.id)
+    product_cap = ledger.lock_bank(session, bank.id).max_line_amount  # as of the lock: amendments included
     line = ledger.find_line(session, dealer.id, bank.id, for_update=True)
-    if limit > bank.max_line_amount:
+    if limit > product_cap:
         raise Conflict(
-            f"{limit} exceeds the bank product's cap of {bank.max_line_amount}",
+            f"{limit} exceeds the bank product's cap of {product_cap}",
             field="limit",
             code="above_product_cap",
-            extra={"product_cap": str(bank.max_line_amount)},
+            extra={"product_cap": str(product_cap)},
         )
     _require_guarantor_capacity(session, guarantor, dealer.id, line, limit, now)
     return grant_limit(

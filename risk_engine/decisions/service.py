@@ -103,7 +103,8 @@ def decide_credit_limit(
     score = _score(scorer, session, vector.values, attributes)
 
     guarantor = exposure.lock_guarantor(session, dealer.guarantor_id) if dealer.guarantor_id else None
-    remaining_quota = ledger.lock_bank_quota(session, bank.id)
+    locked_bank = ledger.lock_bank(session, bank.id)  # its quota and product cap as of the lock
+    remaining_quota = locked_bank.remaining_quota
     line = ledger.find_line(session, dealer.id, bank.id, for_update=True)
     if session.execute(_DEALER_GUARANTOR, {"id": dealer.id}).scalar() != dealer.guarantor_id:
         # an admin changed the dealer's guarantor after it was read (terms.assign_guarantor holds both
@@ -122,7 +123,7 @@ def decide_credit_limit(
     open_line = line is not None and line.status != "closed"
     inputs = policy.LimitInputs(
         avg_monthly_purchases=rule_context.average_monthly_purchases(context),
-        product_cap=bank.max_line_amount,
+        product_cap=locked_bank.max_line_amount,
         bank_remaining_quota=remaining_quota + (line.limit if open_line else Decimal("0.00")),
         requested_amount=request.requested_amount,
         guarantee=support,
@@ -213,7 +214,7 @@ _DEALER = select(  # by the engine's id or the platform's own (external) id, as 
 ).where(or_(_DEALERS.c.id == bindparam("id"), _DEALERS.c.external_id == bindparam("id")))
 # an engine id wins over another dealer's external id that happens to spell it
 _DEALER = _DEALER.order_by((_DEALERS.c.id == bindparam("id")).desc()).limit(1)
-_BANK = select(_BANKS.c.id, _BANKS.c.max_line_amount).where(_BANKS.c.id == bindparam("id"))
+_BANK = select(_BANKS.c.id).where(_BANKS.c.id == bindparam("id"))  # its terms are read under its lock
 _DEALER_GUARANTOR = select(_DEALERS.c.guarantor_id).where(_DEALERS.c.id == bindparam("id"))
 
 
