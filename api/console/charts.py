@@ -371,6 +371,7 @@ def hbar_chart_svg(
     for i, (label, v) in enumerate(rows):
         y = top + i * row_h
         w = v / peak * plot_w
+        right = max(w, overlay[i] / peak * plot_w if overlay is not None else 0.0)  # exposure may pass the limit
         figure = value_format(v) if overlay is None else f"{value_format(overlay[i])} / {value_format(v)}"
         bar = (
             f'<rect x="{label_w}" y="{y + 3}" width="{_n(max(w, 0.5 if v else 0))}" height="{row_h - 6}" '
@@ -385,7 +386,7 @@ def hbar_chart_svg(
         out.append(
             f"<g><title>{_t(label)}: {_t(figure)}</title>"
             f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">{_t(_fit(label, label_w - 10))}</text>'
-            f'{bar}<text x="{_n(label_w + max(w, 0) + 6)}" y="{y + 16}">{_t(figure)}</text></g>'
+            f'{bar}<text x="{_n(label_w + right + 6)}" y="{y + 16}">{_t(figure)}</text></g>'
         )
     out.append(tail)
     return "".join(out)

@@ -393,6 +393,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "完整：共 {entries} 条记录，已重新计算哈希链和 Merkle 树，{checkpoints} 个签名检查点校验通过。",
     ),
     "audit.broken": ("BROKEN: {problem}", "已损坏：{problem}"),
+    "audit.key_revoked": ("key revoked: not trusted", "密钥已吊销：不可信"),
+    "audit.untrusted": (
+        "Not trusted: checkpoint {sizes} was signed with a signing key since revoked (compromised), so it "
+        "vouches for nothing; this is not tampering. The entries are checked by the chain and the other "
+        "checkpoints.",
+        "不可信：检查点 {sizes} 由已吊销（已泄露）的签名密钥签发，不能作为证明；这不是篡改。"
+        "记录仍由哈希链和其他检查点校验。",
+    ),
     "audit.verified_at": ("Verified {when} in {ms} ms.", "校验于 {when}，耗时 {ms} 毫秒。"),
     "audit.verify_now": ("Verify again now", "立即重新校验"),
     "audit.checkpoint": ("Latest signed checkpoint", "最新签名检查点"),

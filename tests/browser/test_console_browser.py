@@ -147,3 +147,41 @@ def test_the_console_speaks_chinese_after_the_switch_and_remembers_it(
     page.goto(f"{live_server.url}/console/audit")
     assert page.locator("h1").first.inner_text() == "审计记录"
     page.screenshot(path=str(artifacts / "07-audit-zh.png"), full_page=True)
+
+
+def test_an_approval_refused_for_a_revoked_consent_is_said_on_the_page_and_the_form_is_kept(
+    live_server, platform, page_factory, artifacts
+):
+    decision = referred_decision(live_server, platform, "Lakeside Wholesale Co.")
+    headers = auth(platform["platform_key"])
+    consents = httpx.get(
+        f"{live_server.url}/v1/dealers/{decision['dealer_id']}/consents", headers=headers, timeout=30
+    ).json()
+    (sharing,) = [c for c in consents if c["purpose"] == "data_sharing_with_bank"]
+    r = httpx.post(
+        f"{live_server.url}/v1/dealers/{decision['dealer_id']}/consents/{sharing['id']}/revocation",
+        headers=headers,
+        json={"reason": "withdrawn by letter"},
+        timeout=30,
+    )
+    assert r.status_code < 300, r.text
+    page = page_factory()
+    log_in_with_keyboard(page, live_server.url, platform["officer_a"])
+    page.goto(f"{live_server.url}/console/decisions/{decision['id']}")
+    page.get_by_label("approve").check()
+    page.get_by_role("textbox", name="Reason").fill("Paid since; trade is steady.")
+    page.get_by_role("button", name="Resolve").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "data_sharing_with_bank" in alert.inner_text()
+    assert page.locator("#review-status").inner_text() == "open"
+    assert page.get_by_label("approve").is_checked()
+    assert page.get_by_role("textbox", name="Reason").input_value() == "Paid since; trade is steady."
+    assert page.get_by_label("Limit to grant").is_disabled()
+    page.screenshot(path=str(artifacts / "08-approval-refused-consent.png"), full_page=True)
+
+    page.get_by_label("decline").check()
+    page.get_by_role("textbox", name="Reason").fill("The dealer withdrew its consent to share with the bank.")
+    page.get_by_role("button", name="Resolve").click()
+    page.wait_for_url(re.compile(r"done=resolve\.done"))
+    assert page.locator("#review-status").inner_text() == "resolved"

@@ -76,3 +76,55 @@ def test_a_checkpoint_signed_while_the_trail_is_read_is_no_false_alarm(client, d
     client.app.state.console_verifier.refresh(force=True)
     verification = client.app.state.console_verifier.wait()
     assert verification.error is None and verification.intact, verification.report
+
+
+def test_checkpoints_signed_with_a_revoked_key_are_named_untrusted_not_tampering(client, db):
+    from compliance import checkpoints
+
+    keys = client.app.state.keys
+    log_in(client, make_api_key(db, "admin"), "/console/audit")
+    with db.unit_of_work() as s:
+        old = checkpoints.create_checkpoint(s, keys).tree_size
+    compromised = keys.current_signing_kid()
+    keys.revoke_signing(compromised, reason="key file leaked")
+    client.app.state.console_verifier.refresh(force=True)
+    client.app.state.console_verifier.wait()
+    latest = client.get("/console/audit").text  # the latest checkpoint is the untrusted one, until a new one
+    assert 'id="checkpoint-untrusted"' in latest and "BROKEN" not in latest
+    make_api_key(db, "platform")
+    with db.unit_of_work() as s:
+        checkpoints.create_checkpoint(s, keys)
+    page = verified_page(client)
+    assert "BROKEN" not in page.text and "Intact" in page.text
+    start = page.text.index('id="trail-status-region"')
+    status = page.text[start : page.text.index("</div>", start)]
+    assert 'id="untrusted-checkpoints"' in status
+    assert f"checkpoint {old}" in status and "revoked" in status
+    assert 'id="checkpoint-untrusted"' not in page.text  # the newest checkpoint is signed with the new key
+    client.cookies.set("risk_console_lang", "zh", path="/console")
+    zh = client.get("/console/audit/status").text
+    assert 'id="untrusted-checkpoints"' in zh and "已吊销" in zh
+
+
+def test_production_keys_missing_is_a_sentence_on_the_audit_page_not_a_problem_document(client, db, monkeypatch):
+    from compliance.keys import KeysMissing
+
+    log_in(client, make_api_key(db, "admin"), "/console/audit")
+    page = client.get("/console/audit")
+
+    def missing(*args, **kwargs):
+        raise KeysMissing("signing key file signing_keys.json is missing in RISK_KEYS_DIR: run keys init")
+
+    from compliance import checkpoints
+
+    monkeypatch.setattr(checkpoints, "create_checkpoint", missing)  # as a production provider without its files
+    r = client.post("/console/audit/checkpoints", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 503 and r.headers["content-type"].startswith("text/html")
+    assert "run keys init" in r.text
+    verifier = client.app.state.console_verifier
+    verifier.wait()
+    monkeypatch.setattr(verifier, "_jwks", missing)
+    verifier.refresh(force=True)
+    verifier.wait()
+    page = client.get("/console/audit")
+    assert page.status_code == 200 and "KeysMissing" in page.text and "Intact" not in page.text

@@ -98,3 +98,19 @@ def test_an_unpaid_bill_is_late_by_the_beijing_date(client, db):
     log_in(client, make_api_key(db, "risk_officer"))
     html = client.get(f"/console/dealers/{dealer.id}").text
     assert '<td class="num">11.0</td><td class="num">11</td>' in html  # due 10 November, unpaid
+
+
+def test_a_line_the_expiry_job_closed_shows_closed_with_its_exposure_and_nothing_available(client, db):
+    import re
+
+    from tests.integration.test_console_portfolio import closed_line_still_repaid
+
+    _, dealer = closed_line_still_repaid(db)
+    log_in(client, make_api_key(db, "risk_officer"))
+    page = client.get(f"/console/dealers/{dealer.id}")
+    assert page.status_code == 200
+    html = re.sub(r"\s+", " ", page.text)
+    lines = html[html.index('class="credit-lines"') : html.index("</table>", html.index('class="credit-lines"'))]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", lines[lines.index("<tbody>") :])
+    assert cells[1] == '<span class="badge decline">closed</span>'
+    assert cells[4:7] == ["0.00", "60,000.05", "—"]  # still being repaid; a closed line lends nothing more

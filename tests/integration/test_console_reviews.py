@@ -244,3 +244,98 @@ def test_a_superseded_case_leaves_the_active_queue_and_its_page_names_the_newer_
     assert [a for a, _ in audit_actions(db, old)] == ["review.opened", "review.superseded"]
     with db.session() as s:
         assert ledger.find_line(s, first["dealer_id"], first["bank_id"]) is None
+
+
+def test_an_approval_refused_for_a_revoked_consent_shows_on_the_page_with_the_case_and_the_form(
+    wired, db, features
+):
+    decision = referred(wired, db, features)
+    cid = case_id(db, decision["id"])
+    platform = auth(make_api_key(db, "platform"))
+    dealer_id = decision["dealer_id"]
+    (sharing,) = [c for c in wired.get(f"/v1/dealers/{dealer_id}/consents", headers=platform).json()
+                  if c["purpose"] == "data_sharing_with_bank"]
+    r = wired.post(f"/v1/dealers/{dealer_id}/consents/{sharing['id']}/revocation", headers=platform,
+                   json={"reason": "withdrawn by letter"})
+    assert r.status_code < 300, r.text
+    key, _ = officer(db, "Officer Wang")
+    log_in(wired, key)
+    page = wired.get(f"/console/decisions/{decision['id']}")
+    r = wired.post(
+        f"/console/reviews/{cid}/resolution",
+        data={"csrf_token": csrf_of(page.text), "resolution": "approve", "reason": "paid since"},
+    )
+    assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
+    assert 'class="flash error" role="alert"' in r.text and "data_sharing_with_bank" in r.text
+    assert 'id="review-status"' in r.text and 'id="resolve-form"' in r.text
+    assert 'value="approve" required checked' in r.text and "paid since" in r.text
+    assert [a for a, _ in audit_actions(db, cid)] == ["review.opened"]
+    r = wired.post(
+        f"/console/reviews/{cid}/resolution",
+        data={"csrf_token": csrf_of(r.text), "resolution": "decline", "reason": "consent withdrawn"},
+        follow_redirects=True,
+    )
+    assert r.status_code == 200 and "The case is resolved." in r.text
+
+
+def test_a_case_the_platform_withdrew_shows_resolved_with_the_withdrawal_as_its_reason(wired, db):
+    from tests.integration.test_reviews import referred_order_loan
+
+    _, application = referred_order_loan(wired, db)
+    cid = application["review_case_id"]
+    key, _ = officer(db, "Officer Wang")
+    log_in(wired, key)
+    opened = wired.get(f"/console/reviews/{cid}", follow_redirects=True)  # the officer has the case open
+    assert 'id="resolve-form"' in opened.text
+    platform = auth(make_api_key(db, "platform"))
+    r = wired.post(f"/v1/order-loans/{application['loan_id']}/cancel", headers=platform,
+                   json={"reason": "the dealer bought elsewhere"})
+    assert r.status_code == 200, r.text
+    late = wired.post(
+        f"/console/reviews/{cid}/resolution",
+        data={"csrf_token": csrf_of(opened.text), "resolution": "approve", "reason": "order looks fine"},
+    )
+    assert late.status_code == 409 and late.headers["content-type"].startswith("text/html")
+    assert 'class="flash error" role="alert"' in late.text and 'id="resolution-summary"' in late.text
+    assert "the platform withdrew the application: the dealer bought elsewhere" in late.text
+    assert f'data-case="{cid}"' not in wired.get("/console/reviews").text
+    resolved = wired.get("/console/reviews", params={"status": "resolved"})
+    assert resolved.status_code == 200 and f'data-case="{cid}"' in resolved.text
+    page = wired.get(f"/console/reviews/{cid}", follow_redirects=True)
+    assert page.status_code == 200
+    assert 'id="resolution-summary"' in page.text
+    assert "the platform withdrew the application: the dealer bought elsewhere" in page.text
+    assert 'id="resolve-form"' not in page.text
+
+
+def test_a_checker_whose_approval_is_refused_for_a_revoked_consent_keeps_the_override_and_the_form(
+    wired, db, features
+):
+    decision = referred(wired, db, features)
+    cid = case_id(db, decision["id"])
+    maker_key, _ = officer(db, "Officer Wang")
+    checker_key, _ = officer(db, "Officer Li")
+    log_in(wired, maker_key)
+    page = wired.get(f"/console/decisions/{decision['id']}")
+    wired.post(
+        f"/console/reviews/{cid}/resolution",
+        data={"csrf_token": csrf_of(page.text), "resolution": "adjust", "limit": "1,200,000.00",
+              "reason": "strong collateral from the guarantor"},
+    )
+    platform = auth(make_api_key(db, "platform"))
+    dealer_id = decision["dealer_id"]
+    (sharing,) = [c for c in wired.get(f"/v1/dealers/{dealer_id}/consents", headers=platform).json()
+                  if c["purpose"] == "data_sharing_with_bank"]
+    wired.post(f"/v1/dealers/{dealer_id}/consents/{sharing['id']}/revocation", headers=platform,
+               json={"reason": "withdrawn by letter"})
+    wired.cookies.clear()
+    log_in(wired, checker_key)
+    page = wired.get(f"/console/decisions/{decision['id']}")
+    r = wired.post(
+        f"/console/reviews/{cid}/second-approval",
+        data={"csrf_token": csrf_of(page.text), "decision": "approve", "reason": "checked the guarantee"},
+    )
+    assert r.status_code == 403 and 'role="alert"' in r.text and "data_sharing_with_bank" in r.text
+    assert 'id="second-approval-form"' in r.text and "checked the guarantee" in r.text
+    assert 'value="approve" required checked' in r.text
+    assert [a for a, _ in audit_actions(db, cid)][-1] == "review.override_proposed"
