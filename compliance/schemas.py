@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from risk_engine.db import utcnow
-from risk_engine.schemas import RequestModel, ResponseModel
+from risk_engine.schemas import RequestModel, ResponseModel, refuse
 
 Purpose = Literal["credit_scoring", "data_sharing_with_bank", "loan_monitoring"]
 Scope = Annotated[str, Field(min_length=1, max_length=2000,
@@ -50,7 +50,7 @@ class OnboardingConsentIn(RequestModel):
     @model_validator(mode="after")
     def _expiry_after_grant(self) -> OnboardingConsentIn:
         if self.expires_at is not None and self.expires_at <= self.granted_at:
-            raise ValueError("expires_at must be after granted_at")
+            refuse(self, "expires_at", "expires_at must be after granted_at")
         return self
 
 
@@ -66,7 +66,7 @@ class ConsentIn(RequestModel):
     @model_validator(mode="after")
     def _expiry_after_grant(self) -> ConsentIn:
         if self.expires_at is not None and self.expires_at <= self.granted_at:
-            raise ValueError("expires_at must be after granted_at")
+            refuse(self, "expires_at", "expires_at must be after granted_at")
         return self
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, NoReturn, Self
 
 from pydantic import (
     AfterValidator,
@@ -85,6 +85,13 @@ def _unstorable(value: Any) -> str | None:
 
 
 _ALWAYS_STORABLE = frozenset({bool, int, Decimal, date})
+
+
+def refuse(model: BaseModel, field: str, message: str) -> NoReturn:
+    """From a model validator, refuse the request naming ``field`` (``body.limit``): a plain ``ValueError``
+    there would name only the whole body."""
+    raise ValidationError.from_exception_data(type(model).__name__, [InitErrorDetails(
+        type=PydanticCustomError("value_error", message), loc=(field,), input=getattr(model, field, None))])
 
 
 class RequestModel(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from risk_engine.schemas import Money, PositiveMoney, RequestModel, ResponseModel
+from risk_engine.schemas import Money, PositiveMoney, RequestModel, ResponseModel, refuse
 
 Reason = Annotated[
     str, Field(min_length=1, max_length=2000, description="why: mandatory, kept in the audit trail")
@@ -42,11 +42,11 @@ class ReviewResolutionIn(RequestModel):
     @model_validator(mode="after")
     def _limit_only_for_adjust(self) -> ReviewResolutionIn:
         if self.resolution == "adjust" and self.limit is None:
-            raise ValueError("limit is required to adjust")
+            refuse(self, "limit", "limit is required to adjust")
         if self.resolution != "adjust" and self.limit is not None:
-            raise ValueError("limit is only given to adjust")
+            refuse(self, "limit", "limit is only given to adjust")
         if not self.reason.strip():
-            raise ValueError("reason must not be blank")
+            refuse(self, "reason", "reason must not be blank")
         return self
 
 
@@ -57,7 +57,7 @@ class SecondApprovalIn(RequestModel):
     @model_validator(mode="after")
     def _reason_not_blank(self) -> SecondApprovalIn:
         if not self.reason.strip():
-            raise ValueError("reason must not be blank")
+            refuse(self, "reason", "reason must not be blank")
         return self
 
 

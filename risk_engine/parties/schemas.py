@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, Field, model_validator
 
 from compliance.schemas import OnboardingConsentIn
-from risk_engine.schemas import Money, PositiveMoney, Ratio, RequestModel, ResponseModel
+from risk_engine.schemas import Money, PositiveMoney, Ratio, RequestModel, ResponseModel, refuse
 
 CreditCode = Annotated[
     str,
@@ -47,7 +47,7 @@ class BankIn(RequestModel):
     @model_validator(mode="after")
     def _tenor_range(self) -> BankIn:
         if self.min_tenor_days > self.max_tenor_days:
-            raise ValueError("min_tenor_days must not exceed max_tenor_days")
+            refuse(self, "min_tenor_days", "min_tenor_days must not exceed max_tenor_days")
         return self
 
 
@@ -82,7 +82,7 @@ class GuarantorIn(RequestModel):
     @model_validator(mode="after")
     def _caps(self) -> GuarantorIn:
         if self.related_party_cap < self.single_client_cap:
-            raise ValueError("related_party_cap must be at least single_client_cap")
+            refuse(self, "related_party_cap", "related_party_cap must be at least single_client_cap")
         return self
 
 

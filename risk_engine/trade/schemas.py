@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
 
-from risk_engine.schemas import Money, PositiveMoney, RequestModel
+from risk_engine.schemas import Money, PositiveMoney, RequestModel, refuse
 
 MAX_EVENTS_PER_CALL = 1000
 
@@ -42,7 +42,7 @@ class OrderEvent(EventBase):
         for name in ("confirmed_at", "shipped_at", "delivered_at", "cancelled_at", "returned_at"):
             value = getattr(self, name)
             if value is not None and value < self.placed_at:
-                raise ValueError(f"{name} is before placed_at")
+                refuse(self, name, f"{name} is before placed_at")
         return self
 
 

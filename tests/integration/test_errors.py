@@ -188,3 +188,18 @@ def test_a_since_out_of_range_in_utc_is_refused_by_name(client, db):
     r = client.get("/v1/decisions", params={"since": "0001-01-01T00:00:00+14:00"}, headers=admin)
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "since"
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/v1/banks", {"name": "B", "credit_code": "91310000MA1FL4B24G", "quota": "1.00", "apr": "0.05",
+                   "max_line_amount": "1.00", "min_tenor_days": 90, "max_tenor_days": 30}, "body.min_tenor_days"),
+    ("/v1/guarantors", {"name": "G", "credit_code": "91330000MA2CFWE65J", "net_assets": "1.00",
+                        "single_client_cap": "0.2", "related_party_cap": "0.1"}, "body.related_party_cap"),
+])
+def test_a_rule_between_two_fields_names_the_field_it_refuses(client, db, path, body, field):
+    from tests.factories import make_api_key
+
+    admin = {"Authorization": f"Bearer {make_api_key(db, 'admin')}"}
+    r = client.post(path, json=body, headers=admin)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == [field]

@@ -107,10 +107,10 @@ def test_a_resolution_needs_a_reason(wired, db, features, officers):
     for body in ({"resolution": "decline"}, {"resolution": "decline", "reason": "   "}):
         r = wired.post(f"/v1/reviews/{case['id']}/resolution", headers=a, json=body)
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
-    r = wired.post(
-        f"/v1/reviews/{case['id']}/resolution", headers=a, json={"resolution": "adjust", "reason": "x"}
-    )
-    assert r.status_code == 422 and "limit" in r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["body.reason"]
+    for body in ({"resolution": "adjust", "reason": "x"}, {"resolution": "approve", "limit": "1.00", "reason": "x"}):
+        r = wired.post(f"/v1/reviews/{case['id']}/resolution", headers=a, json=body)
+        assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["body.limit"]
 
 
 def test_a_decline_closes_the_case_and_grants_nothing(wired, db, features, officers):
