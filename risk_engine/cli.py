@@ -246,8 +246,9 @@ def data_load(
     summary = load_files(db.unit_of_work, list(files), actor="system:data-load", report_path=report,
                          kind=event_type, chunk_rows=chunk_rows)
     typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
-    if summary.rejected:
+    if summary.rejected:  # the good rows are loaded; a script running the load must still notice
         typer.echo(f"{summary.rejected} rows rejected: see {report}", err=True)
+        raise typer.Exit(1)
 
 
 @demo_app.command("seed")

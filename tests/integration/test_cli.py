@@ -251,3 +251,30 @@ def test_clients_create_warns_to_store_the_key_and_revoke_does_not(tmp_path, mon
     revoked = runner.invoke(cli.app, ["clients", "revoke", client_id, "--reason", "leaked in a ticket"])
     assert revoked.exit_code == 0 and json.loads(revoked.stdout)["revoked_at"]
     assert "store this key" not in revoked.stderr  # a revoked key has nothing to store
+
+
+def test_data_load_exits_1_when_it_rejected_rows_and_still_loads_the_good_ones(tmp_path, monkeypatch):
+    from sqlalchemy import func, select
+
+    from risk_engine.trade.models import TradeEvent
+    from tests.factories import make_dealer, make_supplier
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    use_database(monkeypatch, url)
+    runner.invoke(cli.app, ["db", "upgrade"])
+    db = Database(url)
+    dealer, supplier = make_dealer(db, external_id="D-1"), make_supplier(db, external_id="S-1")
+    orders = tmp_path / "orders.csv"
+    orders.write_text("external_id,dealer,supplier,amount,placed_at\n"
+                      f"O-1,{dealer.external_id},{supplier.external_id},100.00,2026-01-02T00:00:00Z\n"
+                      f"O-2,{dealer.external_id},{supplier.external_id},not-money,2026-01-02T00:00:00Z\n")
+    report = tmp_path / "rejected.csv"
+    r = runner.invoke(cli.app, ["data", "load", str(orders), "--report", str(report)])
+    assert r.exit_code == 1, r.output
+    assert json.loads(r.stdout.splitlines()[0])["rejected"] == 1 and "O-2" in report.read_text()
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(TradeEvent)) == 1
+    clean = tmp_path / "more_orders.csv"
+    clean.write_text("type,external_id,dealer,supplier,amount,placed_at\n"
+                     f"order,O-3,{dealer.external_id},{supplier.external_id},5.00,2026-01-03T00:00:00Z\n")
+    assert runner.invoke(cli.app, ["data", "load", str(clean), "--report", str(report)]).exit_code == 0
