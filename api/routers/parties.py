@@ -58,6 +58,12 @@ def create_guarantor(body: GuarantorIn, principal: AdminClient, session: DbSessi
     )
 
 
+@router.get("/guarantors", response_model=list[GuarantorOut], summary="Guarantors, by name")
+def list_guarantors(principal: PartyReader, session: DbSession) -> list[GuarantorOut]:
+    return [GuarantorOut.model_validate(g) for g in session.scalars(select(Guarantor).order_by(Guarantor.name,
+                                                                                                Guarantor.id))]
+
+
 @router.get("/guarantors/{guarantor_id}", response_model=GuarantorOut)
 def get_guarantor(guarantor_id: str, principal: PartyReader, session: DbSession) -> GuarantorOut:
     return GuarantorOut.model_validate(service.get_or_404(session, Guarantor, guarantor_id, "guarantor"))

@@ -298,3 +298,12 @@ def test_a_guarantor_assignment_that_waited_for_another_records_the_guarantor_it
     history = [p["changes"]["guarantor_id"] for p in entries(pg_db, "dealer.guarantor_assigned")]
     assert sorted(history, key=lambda h: h["from"] != first.id) == [
         {"from": first.id, "to": second.id}, {"from": second.id, "to": third.id}]
+
+
+def test_guarantors_are_listed_by_name_for_admins_officers_and_the_platform_not_banks(client, db, admin):
+    make_guarantor(db, name="Zhujiang Guarantee"), make_guarantor(db, name="Anhe Guarantee")
+    listed = client.get("/v1/guarantors", headers=admin)
+    assert listed.status_code == 200 and [g["name"] for g in listed.json()] == ["Anhe Guarantee", "Zhujiang Guarantee"]
+    assert listed.json()[0]["net_assets"] == "100000000.00"
+    bank_key = auth(make_api_key(db, "bank", bank=make_bank(db)))
+    assert client.get("/v1/guarantors", headers=bank_key).status_code == 403
