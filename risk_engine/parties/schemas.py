@@ -16,6 +16,10 @@ CreditCode = Annotated[
           description="unified social credit code (GB 32100-2015)", examples=["9144030071526726XG"]),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+PlatformId = Annotated[str, Field(
+    min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$",
+    description="the platform's own id: letters, digits and . _ : - (it is used in paths, e.g. "
+                "/v1/dealers/{id}/credit-line, and in events)", examples=["D000123"])]
 AccountNumber = Annotated[
     str,
     Field(min_length=1, max_length=40, description="bank settlement account number (digits; spaces and "
@@ -103,7 +107,7 @@ class GuarantorOut(ResponseModel):
 class DealerIn(RequestModel):
     credit_code: CreditCode
     name: Name
-    external_id: Annotated[str | None, Field(max_length=64)] = None
+    external_id: PlatformId | None = None
     region: Annotated[str | None, Field(max_length=64)] = None
     industry: Annotated[str | None, Field(max_length=64)] = None
     registered_on: date = Field(description="business registration date")
@@ -137,7 +141,7 @@ class DealerOut(ResponseModel):
 class SupplierIn(RequestModel):
     credit_code: CreditCode
     name: Name
-    external_id: Annotated[str | None, Field(max_length=64)] = None
+    external_id: PlatformId | None = None
     industry: Annotated[str | None, Field(max_length=64)] = None
     whitelisted: bool = False
     account_number: AccountNumber = Field(description="the account entrusted payments go to; stored "

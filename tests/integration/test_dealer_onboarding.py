@@ -74,3 +74,15 @@ def test_the_onboarding_audit_entry_records_the_start_the_dealer_is_rated_from(c
             AuditEntry.action == "dealer.onboarded", AuditEntry.subject_id == r.json()["id"])).one())
     assert payload["onboarded_at"] is not None
     assert datetime.fromisoformat(payload["onboarded_at"].replace("Z", "+00:00")) == stored
+
+
+@pytest.mark.parametrize("external_id", ["", "has space", "a/b", "x" * 65])
+def test_a_platform_id_that_could_not_be_used_in_a_path_or_an_event_is_refused_naming_it(client, platform,
+                                                                                       external_id):
+    r = client.post("/v1/dealers", headers=platform, json=dealer_body(external_id=external_id))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.external_id", r.text
+
+
+def test_a_platform_id_of_letters_digits_and_dot_underscore_colon_dash_is_taken(client, platform):
+    r = client.post("/v1/dealers", headers=platform, json=dealer_body(external_id="GD:shop_1.a-2"))
+    assert r.status_code == 201 and r.json()["external_id"] == "GD:shop_1.a-2"
