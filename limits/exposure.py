@@ -52,7 +52,7 @@ def guaranteed_book(
     if excluding_line is not None:
         statement = statement.where(line.id != excluding_line)
     return [
-        (row.dealer_id, _cover(guaranteed_amount(row.status, row.limit, row.reserved + row.utilised),
+        (row.dealer_id, covered(guaranteed_amount(row.status, row.limit, row.reserved + row.utilised),
                                guarantor.coverage_ratio))
         for row in session.execute(statement)
     ]
@@ -145,5 +145,6 @@ def guarantee_support(
     return support, capacity
 
 
-def _cover(limit: Decimal, coverage_ratio: Decimal) -> Decimal:
+def covered(limit: Decimal, coverage_ratio: Decimal) -> Decimal:
+    """The guaranteed share of one line's amount, to the cent below, as the book counts it."""
     return (limit * coverage_ratio).quantize(CENT, rounding=ROUND_DOWN)

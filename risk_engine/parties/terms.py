@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -206,7 +206,7 @@ def assign_guarantor(
     if switching:
         guarantor = held[new_id]
         assert guarantor is not None  # checked above
-        needed = sum((_covered(amount, guarantor.coverage_ratio) for _, amount in lines), ZERO)
+        needed = sum((exposure.covered(amount, guarantor.coverage_ratio) for _, amount in lines), ZERO)
         _may_guarantee(session, guarantor, dealer, needed, today)
         effects["guaranteed"] = format(needed, "f")
     elif new_id is None:
@@ -243,11 +243,6 @@ def _lock_dealer_and_guarantors(
         if dealer.guarantor_id == current:
             return dealer, held
         current = dealer.guarantor_id
-
-
-def _covered(limit: Decimal, coverage_ratio: Decimal) -> Decimal:
-    """The guaranteed share of one line, as the guarantor's book counts it (``limits.exposure``)."""
-    return (limit * coverage_ratio).quantize(CENT, rounding=ROUND_DOWN)
 
 
 def _may_guarantee(session: Session, guarantor: Guarantor, dealer: Dealer, needed: Decimal,
